@@ -1,0 +1,25 @@
+# Convenience wrapper: `make demo` and `make check` are the README's two commands.
+BUILD ?= build
+JOBS ?= 2
+
+.PHONY: all deps build demo check bench clean
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@sh scripts/demo.sh $(BUILD)/granite
+
+check: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@$(BUILD)/granite bench
+
+clean:
+	rm -rf $(BUILD)

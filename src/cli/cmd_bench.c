@@ -1,0 +1,7 @@
+#include "cli/commands.h"
+#include "util/common.h"
+
+int cmd_bench(int argc, char **argv) {
+  gr_error("%s: not implemented yet", argv[0]);
+  return 1;
+}

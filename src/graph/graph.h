@@ -1,0 +1,66 @@
+/* Block → graph (spec §3) and graphs → batch arrays (spec §3.6).
+ * Contract shared by the graph builder, the model and the trainer. */
+#ifndef GRANITE_GRAPH_GRAPH_H
+#define GRANITE_GRAPH_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gematria.pb-c.h"
+#include "io/vocab.h"
+
+enum NodeType {
+  NODE_INSTRUCTION = 0,
+  NODE_REGISTER = 1,
+  NODE_IMMEDIATE = 2,
+  NODE_FP_IMMEDIATE = 3,
+  NODE_ADDRESS = 4,
+  NODE_MEMORY = 5,
+  NODE_PREFIX = 6,
+};
+
+enum EdgeType {
+  EDGE_STRUCTURAL = 0,
+  EDGE_INPUT = 1,
+  EDGE_OUTPUT = 2,
+  EDGE_ADDRESS_BASE = 3,
+  EDGE_ADDRESS_INDEX = 4,
+  EDGE_ADDRESS_SEGMENT = 5,
+  EDGE_ADDRESS_DISPLACEMENT = 6,
+  EDGE_REVERSE_STRUCTURAL = 7, /* never created; still a row of the edge table */
+  EDGE_PREFIX = 8,
+  NUM_EDGE_TYPES = 9,
+};
+
+/* One block's graph; node indices are local to the block. */
+typedef struct {
+  int num_nodes, num_edges, num_instructions;
+  int32_t *node_tokens; /* vocabulary index per node (after OOV replacement) */
+  uint8_t *node_types;  /* enum NodeType */
+  uint8_t *edge_types;  /* enum EdgeType */
+  int32_t *senders, *receivers;
+} BlockGraph;
+
+/* A batch: blocks in contiguous node and edge ranges, indices batch-global. */
+typedef struct {
+  int num_blocks, num_nodes, num_edges, num_instructions, num_tasks;
+  int32_t *node_tokens;       /* [n] embedding row of each node (after OOV injection) */
+  int32_t *global_tokens;     /* [n] token counted in the block histogram (before injection) */
+  int32_t *edge_types;        /* [m] */
+  int32_t *senders;           /* [m] */
+  int32_t *receivers;         /* [m] */
+  int32_t *node_block;        /* [n] block of each node */
+  int32_t *edge_block;        /* [m] block of each edge */
+  int32_t *node_offset;       /* [B+1] first node of each block */
+  int32_t *edge_offset;       /* [B+1] first edge of each block */
+  int32_t *instruction_nodes; /* [I] batch node index of each instruction node, in order */
+  int32_t *instruction_block; /* [I] block of each instruction (delta_block_index) */
+  float *labels;              /* [B*T] expected outputs (row-major, block then task) */
+  uint8_t *label_mask;        /* [B*T] 1 where a label exists */
+  float *delta_labels;        /* [I*T] seq2seq per-instruction targets, or NULL */
+  uint8_t *delta_mask;        /* [I*T] */
+  /* capacities, managed by batch_* */
+  size_t cap_blocks, cap_nodes, cap_edges, cap_instructions;
+} Batch;
+
+#endif

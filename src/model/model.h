@@ -1,0 +1,74 @@
+/* The GRANITE model (spec §4): configuration, parameters in one contiguous
+ * buffer, forward and backward over a Batch. */
+#ifndef GRANITE_MODEL_MODEL_H
+#define GRANITE_MODEL_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph/graph.h"
+
+#define GRANITE_MAX_LAYERS 8
+#define GRANITE_MAX_TASKS 16
+
+typedef struct {
+  int vocab_size;
+  int num_tasks;
+  int node_embedding_size, edge_embedding_size, global_embedding_size; /* N, E, G */
+  /* hidden sizes; the final layer (N / E / G) is implied (spec §4.1) */
+  int node_update_layers[GRANITE_MAX_LAYERS], num_node_update_layers;
+  int edge_update_layers[GRANITE_MAX_LAYERS], num_edge_update_layers;
+  int global_update_layers[GRANITE_MAX_LAYERS], num_global_update_layers;
+  int readout_layers[GRANITE_MAX_LAYERS], num_readout_layers;
+  int task_readout_layers[GRANITE_MAX_LAYERS], num_task_readout_layers;
+  int num_message_passing_iterations; /* K */
+  bool use_sent_edges;
+  bool graph_module_residual_connections;
+  bool readout_residual_connections;
+  bool task_readout_residual_connections;
+  bool graph_module_layer_normalization;
+  bool readout_input_layer_normalization;
+  bool task_readout_input_layer_normalization;
+  bool seq2seq;
+} GraniteConfig;
+
+/* Spec §4.8 defaults (N = E = G = 128, K = 8, LNs on, one task). */
+void granite_config_default(GraniteConfig *c);
+
+/* One named parameter tensor inside GraniteModel.params. */
+typedef struct {
+  char name[96]; /* as in shared/data/reference-model, e.g. "core/edge/layer_0/w" */
+  size_t offset; /* in floats */
+  int rows, cols; /* cols = 1 for vectors... rows*cols = size */
+} ParamTensor;
+
+struct ModelWork; /* activations and scratch, private to model/ */
+
+typedef struct {
+  GraniteConfig cfg;
+  size_t num_params;
+  float *params; /* all parameters, contiguous, carved by tensors[] */
+  float *grads;  /* same layout; backward accumulates, the caller zeroes */
+  int num_tensors;
+  ParamTensor *tensors;
+  struct ModelWork *work;
+} GraniteModel;
+
+/* Validates cfg and lays out the tensors. 0, or -1 after an error line. */
+int granite_model_create(GraniteModel *m, const GraniteConfig *cfg);
+/* Spec §4.6 initializers (glorot normal/uniform, LN gamma 1 beta 0), seeded. */
+void granite_model_init_params(GraniteModel *m, uint64_t seed);
+void granite_model_destroy(GraniteModel *m);
+
+/* Rows of the readout: B (seq2num) or I (seq2seq, per-instruction deltas). */
+int granite_output_rows(const GraniteModel *m, const Batch *b);
+
+/* Forward pass. outputs [R*T] (R = granite_output_rows); block_predictions
+ * [B*T] (seq2seq: per-block sums of the instruction outputs). Keeps the
+ * activations that granite_backward needs. */
+void granite_forward(GraniteModel *m, const Batch *b, float *outputs, float *block_predictions);
+/* d_outputs [R*T] = dLoss/d outputs; accumulates into m->grads. */
+void granite_backward(GraniteModel *m, const Batch *b, const float *d_outputs);
+
+#endif

@@ -1,0 +1,38 @@
+#include "testing.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+int test_failures = 0;
+int test_checks = 0;
+
+int test_summary(const char *name) {
+  fprintf(stderr, "%s: %d checks, %d failures\n", name, test_checks, test_failures);
+  return test_failures ? 1 : 0;
+}
+
+const char *shared_data_dir(void) {
+  const char *env = getenv("GRANITE_SHARED_DATA");
+  const char *dir = env ? env : "../shared/data";
+  struct stat st;
+  return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
+}
+
+char *read_file_text(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc(n + 1);
+  if (buf && fread(buf, 1, n, f) != (size_t)n) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  if (buf) {
+    buf[n] = 0;
+    if (len) *len = n;
+  }
+  return buf;
+}

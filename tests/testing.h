@@ -1,0 +1,54 @@
+/* A tiny test harness: CHECK records a failure with file:line and goes on;
+ * the test's main returns test_summary(), non-zero when anything failed. */
+#ifndef GRANITE_TESTING_H
+#define GRANITE_TESTING_H
+
+#include <math.h>
+#include <stdio.h>
+
+extern int test_failures;
+extern int test_checks;
+
+#define CHECK(cond)                                                              \
+  do {                                                                           \
+    test_checks++;                                                               \
+    if (!(cond)) {                                                               \
+      test_failures++;                                                           \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
+    }                                                                            \
+  } while (0)
+
+#define CHECK_MSG(cond, ...)                                                     \
+  do {                                                                           \
+    test_checks++;                                                               \
+    if (!(cond)) {                                                               \
+      test_failures++;                                                           \
+      fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);   \
+      fprintf(stderr, __VA_ARGS__);                                              \
+      fputc('\n', stderr);                                                       \
+    }                                                                            \
+  } while (0)
+
+/* |a-b| <= atol + rtol*|b| */
+#define CHECK_NEAR(a, b, rtol, atol)                                                         \
+  do {                                                                                       \
+    double a_ = (a), b_ = (b);                                                               \
+    test_checks++;                                                                           \
+    if (!(fabs(a_ - b_) <= (atol) + (rtol)*fabs(b_))) {                                      \
+      test_failures++;                                                                       \
+      fprintf(stderr, "%s:%d: CHECK_NEAR failed: %s = %.9g, %s = %.9g\n", __FILE__, __LINE__, \
+              #a, a_, #b, b_);                                                               \
+    }                                                                                        \
+  } while (0)
+
+/* Prints "name: N checks, F failures" and returns the exit status. */
+int test_summary(const char *name);
+
+/* Path of ../shared/data (env GRANITE_SHARED_DATA overrides); NULL if absent,
+ * in which case tests that need it say so and pass only what they can check. */
+const char *shared_data_dir(void);
+
+/* Reads a whole file into a NUL-terminated buffer (NULL if it cannot). */
+char *read_file_text(const char *path, size_t *len);
+
+#endif

@@ -63,4 +63,35 @@ typedef struct {
   size_t cap_blocks, cap_nodes, cap_edges, cap_instructions;
 } Batch;
 
+/* ---- graph builder (graph/graph_builder.c) ---- */
+
+typedef struct {
+  const Vocab *vocab;
+  int immediate_token, fp_immediate_token, address_token, memory_token; /* indices in vocab */
+  int replacement_token; /* index used for out-of-vocabulary tokens; -1 = OOV rejects the block */
+} GraphOptions;
+
+/* Fills opts for vocab with the structural tokens and the given replacement
+ * ("_UNKNOWN_" by default; NULL or "" = OOV is an error). 0, or -1 after an
+ * error line (a needed token missing from the vocabulary). */
+int graph_options_init(GraphOptions *opts, const Vocab *vocab, const char *replacement);
+
+/* Builds the graph of one block (spec §3.2). 0 on success; -1 if the block is
+ * rejected (no instructions, OOV token with no replacement, operand of unknown
+ * kind, immediate/address output), with the reason written to err. */
+int graph_build_block(BlockGraph *g, const Gematria__BasicBlockProto *block, const GraphOptions *opts,
+                      char *err, size_t err_size);
+void block_graph_free(BlockGraph *g);
+
+/* ---- batch assembly (graph/batch.c) ---- */
+
+void batch_init(Batch *b, int num_tasks);
+/* Empties the batch, keeping its memory. */
+void batch_clear(Batch *b);
+/* Appends a block graph with its labels: labels[T], mask[T]; delta_labels
+ * [num_instructions*T] and delta_mask may be NULL (not seq2seq). */
+void batch_add(Batch *b, const BlockGraph *g, const float *labels, const uint8_t *mask,
+               const float *delta_labels, const uint8_t *delta_mask);
+void batch_free(Batch *b);
+
 #endif

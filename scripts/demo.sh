@@ -1,0 +1,44 @@
+#!/bin/sh
+# The main job on the bundled sample: import BHive CSVs, extract the tokens,
+# train a small model with a held-out validation set, evaluate it, predict.
+# Usage: scripts/demo.sh [path/to/granite]
+set -e
+GRANITE=${1:-build/granite}
+OUT=${DEMO_DIR:-demo-output}
+mkdir -p "$OUT"
+echo "== import (BHive CSV -> .tfrecord, 5 llvm-mca sources)"
+"$GRANITE" import-bhive --output "$OUT/sample.tfrecord" data/sample/*.csv
+echo "== stats"
+"$GRANITE" stats "$OUT/sample.tfrecord"
+echo "== tokens"
+"$GRANITE" tokens --output "$OUT/vocab.txt" "$OUT/sample.tfrecord"
+echo "== train (haswell labels, 300 steps, 10% held out by block hash)"
+rm -rf "$OUT/model"
+"$GRANITE" --gematria_action=train \
+  --gematria_input_file="$OUT/sample.tfrecord" \
+  --gematria_tokens_file="$OUT/vocab.txt" \
+  --gematria_throughput_source_filter='bhive: haswell' \
+  --gematria_checkpoint_dir="$OUT/model" \
+  --gematria_loss_type=mean_absolute_error \
+  --gematria_loss_normalization=percentage_error \
+  --gematria_learning_rate=0.001 \
+  --gematria_max_blocks_in_batch=100 \
+  --gematria_training_num_epochs=300 \
+  --gematria_save_checkpoint_epochs=100 \
+  --gematria_validation_fraction=0.1 \
+  --gematria_validation_epochs=100
+CKPT=$(ls "$OUT"/model/model.ckpt-* | sort -t- -k2 -n | tail -1)
+echo "== eval ($CKPT)"
+"$GRANITE" eval --gematria_checkpoint_file="$CKPT" \
+  --gematria_input_file="$OUT/sample.tfrecord" \
+  --gematria_throughput_source_filter='bhive: haswell'
+echo "== predict"
+"$GRANITE" --gematria_action=predict --gematria_checkpoint_file="$CKPT" \
+  --gematria_input_file="$OUT/sample.tfrecord" \
+  --gematria_output_file="$OUT/predicted.tfrecord" \
+  --gematria_output_csv="$OUT/predicted.csv" \
+  --gematria_max_blocks_in_batch=1000
+head -5 "$OUT/predicted.csv"
+echo "== show one block"
+"$GRANITE" show 4829d38b44246c8b54246848c1fb034829d04839c3
+echo "demo finished: outputs in $OUT/"

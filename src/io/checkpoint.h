@@ -1,0 +1,142 @@
+/* granite checkpoints: one self-describing file "model.ckpt-<global step>"
+ * per save in a checkpoint directory, plus a TF-style text index file
+ * "checkpoint" in that directory (DESIGN.md: names as in the reference log).
+ *
+ * File layout (little-endian):
+ *   "GRNTCKPT" magic (8 bytes), u32 format version, u64 header length,
+ *   header: UTF-8 text, one "key=value" per line — every GraniteConfig field
+ *     by name ("config.node_embedding_size=128", lists as "128,64"),
+ *     "global_step=N", "task=<name>" and "token=<token>" lines in order,
+ *     "meta.<key>=<value>" training flags, "optimizer=ADAM",
+ *     "optimizer.step=N", "rng_state_bytes=N", and one
+ *     "tensor=<name> <rows> <cols>" line per parameter tensor in order;
+ *     unknown keys are ignored so later versions can add fields,
+ *   payload: the tensors' float32 values in header order, then the optimizer
+ *     buffers (each num_params floats), then the RNG state bytes,
+ *   u32 CRC32C of every byte before it.
+ * Written to a temporary file, fsync'ed and renamed: never half-written. */
+#ifndef GRANITE_IO_CHECKPOINT_H
+#define GRANITE_IO_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/vocab.h"
+#include "model/model.h"
+#include "train/optimizer.h"
+
+#define CHECKPOINT_PREFIX "model.ckpt-"
+#define CHECKPOINT_INDEX_FILE "checkpoint"
+#define CHECKPOINT_FORMAT_VERSION 1
+
+/* Training flags and other text facts stored with a checkpoint
+ * (loss type, normalization, learning rate, schedule, validation MAPE ...). */
+typedef struct {
+  int count;
+  char **keys;
+  char **values;
+} CheckpointMeta;
+
+/* Sets (or replaces) key; key must not contain '=' or newlines, value no newlines. */
+void checkpoint_meta_set(CheckpointMeta *m, const char *key, const char *value);
+/* The value of key, or NULL. */
+const char *checkpoint_meta_get(const CheckpointMeta *m, const char *key);
+void checkpoint_meta_free(CheckpointMeta *m);
+
+/* What a save writes. Pointers are borrowed. */
+typedef struct {
+  int64_t global_step;
+  const GraniteModel *model;          /* config and params */
+  const Vocab *vocab;                 /* the token list the model was trained with */
+  int num_tasks;                      /* == model->cfg.num_tasks */
+  const char *const *task_names;      /* num_tasks names */
+  const Optimizer *optimizer;         /* may be NULL (e.g. an exported model) */
+  const CheckpointMeta *meta;         /* may be NULL */
+  const void *rng_state;              /* opaque bytes, may be NULL */
+  size_t rng_state_bytes;
+  double validation_mape;             /* percent; NaN when there is no validation set */
+} CheckpointContents;
+
+/* Writes <dir>/model.ckpt-<global_step> (creating dir if needed), then
+ * updates <dir>/checkpoint: it becomes model_checkpoint_path; if
+ * validation_mape is finite and lower than the best recorded one it becomes
+ * best_model_checkpoint_path; then all but the newest max_to_keep
+ * checkpoints are deleted, never the best one (max_to_keep <= 0 keeps all).
+ * out_path (may be NULL) receives the file's path. 0, or -1 after an error line. */
+int checkpoint_save(const char *dir, const CheckpointContents *c, int max_to_keep,
+                    char *out_path, size_t out_path_size);
+
+/* Only writes the file (no index update, no pruning). */
+int checkpoint_write_file(const char *path, const CheckpointContents *c);
+
+/* A checkpoint read into memory and verified (magic, version, CRC, sizes). */
+typedef struct {
+  char *path;
+  int version;
+  int64_t global_step;
+  GraniteConfig config;
+  Vocab vocab;                 /* owned */
+  int num_tasks;
+  char **task_names;           /* owned, num_tasks */
+  CheckpointMeta meta;         /* owned */
+  bool has_optimizer;
+  OptimizerType optimizer_type;
+  int64_t optimizer_step;
+  const void *rng_state;       /* points into data; NULL if none */
+  size_t rng_state_bytes;
+  /* private */
+  uint8_t *data;
+  size_t size;
+  int num_tensors;
+  ParamTensor *tensors;        /* names, shapes, offsets (floats) into the stored param block */
+  size_t num_params;
+  size_t params_at;            /* byte offset of the param block in data */
+  size_t optimizer_at;         /* byte offset of the optimizer buffers */
+} Checkpoint;
+
+/* Opens path — the file itself, or a TF-style prefix "dir/model.ckpt-N"
+ * (which is our file name), or a directory (its newest checkpoint). Errors
+ * (one line naming the file): "not a granite checkpoint", "unsupported
+ * version", "truncated", "CRC mismatch (corrupt)", malformed header. */
+int checkpoint_open(Checkpoint *c, const char *path);
+
+/* Copies the parameters into m, which the caller created from c->config
+ * (granite_model_create). Every tensor name and shape must match, in order:
+ * else "tensor X shape mismatch" / "tensor X missing". */
+int checkpoint_load_params(const Checkpoint *c, GraniteModel *m);
+
+/* Initializes o with the stored optimizer state (type, step, buffers).
+ * -1 with an error line if the checkpoint has none or the sizes differ. */
+int checkpoint_load_optimizer(const Checkpoint *c, Optimizer *o);
+
+void checkpoint_close(Checkpoint *c);
+
+/* Global step N of a name "…/model.ckpt-N", or -1 if it is not one. */
+int64_t checkpoint_step_from_path(const char *path);
+
+/* Path of the checkpoint with the highest step in dir (for resume): 1 found,
+ * 0 none (or dir missing), -1 after an error line. Scans the directory, so a
+ * stale index file does not matter; temporary files are ignored. */
+int checkpoint_find_latest(const char *dir, char *out, size_t out_size);
+
+/* The "checkpoint" index file. */
+typedef struct {
+  int64_t latest_step;       /* -1 if none */
+  int64_t best_step;         /* -1 if none */
+  double best_validation_mape; /* NaN if none */
+  int num_steps;
+  int64_t *all_steps;        /* ascending */
+} CheckpointIndex;
+
+/* Reads <dir>/checkpoint. A missing file gives an empty index (0). */
+int checkpoint_index_read(const char *dir, CheckpointIndex *ix);
+/* Writes it (temp file + rename). Lines:
+ *   model_checkpoint_path: "model.ckpt-N"
+ *   all_model_checkpoint_paths: "model.ckpt-K"   (one per kept checkpoint)
+ *   best_model_checkpoint_path: "model.ckpt-M"
+ *   best_validation_mape: 4.25 */
+int checkpoint_index_write(const char *dir, const CheckpointIndex *ix);
+void checkpoint_index_free(CheckpointIndex *ix);
+
+#endif

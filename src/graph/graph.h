@@ -8,6 +8,7 @@
 
 #include "gematria.pb-c.h"
 #include "io/vocab.h"
+#include "util/rng.h"
 
 enum NodeType {
   NODE_INSTRUCTION = 0,
@@ -93,5 +94,13 @@ void batch_clear(Batch *b);
 void batch_add(Batch *b, const BlockGraph *g, const float *labels, const uint8_t *mask,
                const float *delta_labels, const uint8_t *delta_mask);
 void batch_free(Batch *b);
+
+/* Spec §3.3 OOV injection: each node_tokens entry independently becomes
+ * replacement_token with probability p, drawn from rng (seeded, unlike
+ * Gematria); global_tokens stay unchanged. */
+void batch_inject_oov(Batch *b, int replacement_token, double p, Rng *rng);
+/* Dense global features (spec §3.4): out[B*vocab_size] = per-block counts of
+ * global_tokens. */
+void batch_global_histogram(const Batch *b, int vocab_size, float *out);
 
 #endif

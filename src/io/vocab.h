@@ -19,5 +19,9 @@ void vocab_from_list(Vocab *v, const char *const *tokens, int n);
 /* Index of token, or -1. */
 int vocab_find(const Vocab *v, const char *token);
 void vocab_free(Vocab *v);
+/* Writes tokens[0..n) sorted by strcmp and de-duplicated, one per line with
+ * '\n' (spec §1.3 step 3: only the tokens given, no structural tokens are
+ * added), to a temporary file renamed over path. 0, or -1 after an error line. */
+int vocab_write_tokens_file(const char *path, char **tokens, int n);
 
 #endif

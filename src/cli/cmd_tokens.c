@@ -1,7 +1,74 @@
+/* granite tokens: the tokens (vocabulary) file of .tfrecord files (spec
+ * §1.3), the counterpart of Gematria's extract_tokens_file. */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "cli/commands.h"
+#include "cli/flags_simple.h"
+#include "cli/token_set.h"
+#include "io/block_io.h"
+#include "io/vocab.h"
 #include "util/common.h"
 
 int cmd_tokens(int argc, char **argv) {
-  gr_error("%s: not implemented yet", argv[0]);
-  return 1;
+  char *output = NULL;
+  StrList files = {0};
+  int quiet = 0;
+  const FlagSpec flags[] = {
+      {"output|gematria_output_tokens_file", FLAG_STRING, &output, "vocab.txt",
+       "the tokens file to write (required); temporary name, renamed when complete"},
+      {"gematria_input_tfrecord", FLAG_LIST, &files, "FILE.tfrecord",
+       "an input file (repeatable; same as giving it as an argument)"},
+      {"quiet", FLAG_BOOL, &quiet, NULL, "no summary line on stderr"},
+  };
+  FlagTable table = {
+      "tokens", "--output vocab.txt FILE.tfrecord...",
+      "Writes the sorted set (strcmp order) of all tokens of all instructions' token lists\n"
+      "(spec §2.4: prefixes, mnemonics, registers, _D_, _ADDRESS_, _MEMORY_, ...), one per\n"
+      "line. The structural tokens are not added unless they occur (as in Gematria).",
+      flags, (int)ARRAY_LEN(flags), &files};
+  int st = flags_parse(&table, argc, argv);
+  int rc = st == 1 ? 0 : 2;
+  if (st) goto done;
+  rc = 2;
+  if (!output) {
+    gr_error("tokens: --output is required (granite tokens --help)");
+    goto done;
+  }
+  if (files.n == 0) {
+    gr_error("tokens: no input .tfrecord file given");
+    goto done;
+  }
+  rc = 1;
+  TokenSet set = {0};
+  long records = 0;
+  int ok = 1;
+  for (int i = 0; i < files.n && ok; i++) {
+    BlockReader r;
+    if (block_reader_open(&r, files.items[i])) {
+      ok = 0;
+      break;
+    }
+    Gematria__BasicBlockWithThroughputProto *rec;
+    int got;
+    while ((got = block_reader_next(&r, &rec)) == 1) {
+      token_set_add_block(&set, rec->basic_block);
+      block_record_free(rec);
+      records++;
+    }
+    if (got < 0) ok = 0;
+    block_reader_close(&r);
+  }
+  if (ok) {
+    int n;
+    char **list = token_set_list(&set, &n);
+    ok = vocab_write_tokens_file(output, list, n) == 0;
+    if (ok && !quiet) fprintf(stderr, "tokens: %d tokens of %ld records written to %s\n", n, records, output);
+    free(list);
+  }
+  token_set_free(&set);
+  if (ok) rc = 0;
+done:
+  str_list_free(&files);
+  return rc;
 }

@@ -71,4 +71,23 @@ void granite_forward(GraniteModel *m, const Batch *b, float *outputs, float *blo
 /* d_outputs [R*T] = dLoss/d outputs; accumulates into m->grads. */
 void granite_backward(GraniteModel *m, const Batch *b, const float *d_outputs);
 
+/* ---- additions (model engineer) ---- */
+
+/* The tensor named name (reference-model naming, without "param/"), or NULL. */
+const ParamTensor *granite_find_tensor(const GraniteModel *m, const char *name);
+/* The gradient of block predictions [B*T] turned into d_outputs [R*T]: a copy
+ * in seq2num; in seq2seq every instruction gets its block's gradient (the
+ * block prediction is the sum of its instructions' outputs, spec §4.5). */
+void granite_block_grad_to_outputs(const GraniteModel *m, const Batch *b, const float *d_block,
+                                   float *d_outputs);
+/* true: the plain path (concatenate each MLP's inputs, one matmul) instead of
+ * the split first layer of spec §7. Same math up to float rounding; for tests. */
+void granite_set_reference_path(GraniteModel *m, bool reference);
+/* An activation kept by the last granite_forward, by reference-model name
+ * without "act/" (e.g. "encoder/nodes", "core/iter_1/edges_pre",
+ * "readout/x0"), with its shape; NULL if unknown. For tests and debugging. */
+const float *granite_activation(const GraniteModel *m, const char *name, int *rows, int *cols);
+/* Floats of activation memory the model holds now (grows to the largest batch). */
+size_t granite_work_bytes(const GraniteModel *m);
+
 #endif

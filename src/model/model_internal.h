@@ -1,0 +1,62 @@
+/* Private to model/: where each parameter lives (offsets into params/grads)
+ * and the per-batch activation arena. */
+#ifndef GRANITE_MODEL_INTERNAL_H
+#define GRANITE_MODEL_INTERNAL_H
+
+#include "model/model.h"
+
+#define NO_TENSOR ((size_t)-1)
+#define MLP_MAX (GRANITE_MAX_LAYERS + 1)
+#define MAX_ITERS 64
+
+/* A stack of dense layers: dims[j] = width of layer j, w[j]/b[j] offsets
+ * (b = NO_TENSOR for none). act_final: Keras readout stacks apply the leaky
+ * ReLU after the last layer too, Sonnet MLPs do not (spec §4.1, §8 item 11). */
+typedef struct {
+  int num_layers, in_dim;
+  int dims[MLP_MAX];
+  size_t w[MLP_MAX], b[MLP_MAX];
+  bool act_final;
+} Mlp;
+
+typedef struct {
+  float *out;        /* next iteration's input (LN output, or = pre without LN) */
+  float *pre;        /* MLP output + residual = LN input */
+  float *mean, *rstd;
+  float *hidden[MLP_MAX]; /* activated outputs of the hidden layers */
+  float *x;          /* first-layer input kept for dW (node: [ρ_in‖ρ_out‖v(‖u)]; edge: ref only) */
+} UpdateActs;
+
+typedef struct ModelWork {
+  /* parameter layout */
+  size_t node_emb, edge_emb, glob_w, glob_b;
+  Mlp edge, node, global;
+  size_t ln_edge[MAX_ITERS], ln_node[MAX_ITERS], ln_global[MAX_ITERS]; /* gamma; beta follows */
+  size_t ln_ro, ln_tro;
+  Mlp readout, task[GRANITE_MAX_TASKS];
+  size_t readout_proj, task_proj[GRANITE_MAX_TASKS], task_out[GRANITE_MAX_TASKS];
+  int ro_in_dim, ro_width, task_width; /* widths of X, the shared readout, a task's Y */
+  int node_x_dim;                      /* columns of the node MLP's stored input */
+
+  bool reference_path;
+
+  /* arena: grows to the largest batch, then reused */
+  char *arena;
+  size_t arena_bytes;
+  int n, m, B, I, R; /* dims of the batch of the last forward */
+
+  int32_t *recv_off, *recv_items, *send_off, *send_items; /* CSR by receiver / sender */
+  float *enc_e, *enc_v, *enc_u;
+  UpdateActs e[MAX_ITERS], v[MAX_ITERS], u[MAX_ITERS];
+  float *xg[MAX_ITERS]; /* global MLP input [Σe' ‖ Σv' ‖ u] */
+  float *pr, *ps, *pue, *pun; /* split-layer partial products (forward scratch) */
+  /* readout */
+  float *ro_in, *x0, *ro_mean, *ro_rstd, *ro_hidden[MLP_MAX], *ro_sum, *x1, *tro_mean, *tro_rstd;
+  float *task_hidden[GRANITE_MAX_TASKS][MLP_MAX], *task_y[GRANITE_MAX_TASKS], *col;
+  /* backward scratch */
+  float *ge, *gv, *gu, *de, *dv, *du, *dza, *dzb, *dx_e, *dx_n, *dx_g, *dpr, *dps, *dpu, *tmp_n,
+      *tmp_b;
+  float *dx1, *dsum, *dx0, *dX, *dty;
+} ModelWork;
+
+#endif

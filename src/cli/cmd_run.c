@@ -1,7 +1,45 @@
+/* `granite --gematria_action=train|predict|eval FLAGS` (the reference log's
+ * form, spec §6) and the aliases `granite train|predict|eval FLAGS`. */
 #include "cli/commands.h"
+#include "train/evaluate.h"
+#include "train/flags.h"
+#include "train/predict.h"
+#include "train/trainer.h"
 #include "util/common.h"
 
-int cmd_gematria(int argc, char **argv) { gr_error("not implemented yet"); return 1; }
-int cmd_train(int argc, char **argv) { gr_error("not implemented yet"); return 1; }
-int cmd_predict(int argc, char **argv) { gr_error("not implemented yet"); return 1; }
-int cmd_eval(int argc, char **argv) { gr_error("not implemented yet"); return 1; }
+/* Parses argv[1..] and runs the action; forced_action < 0 = from the flag. */
+static int run_action(int argc, char **argv, int forced_action) {
+  GematriaFlags f;
+  flags_init(&f);
+  int rc = flags_parse(&f, argc, argv, 1);
+  if (rc != 0) {
+    flags_free(&f);
+    return rc > 0 ? 0 : 2;
+  }
+  if (forced_action >= 0) {
+    if (flags_was_set(&f, "gematria_action") && f.action != forced_action) {
+      gr_error("--gematria_action=%s contradicts the command `granite %s`", flags_action_name(f.action), argv[0]);
+      flags_free(&f);
+      return 2;
+    }
+    f.action = forced_action;
+  }
+  int status;
+  switch (f.action) {
+    case ACTION_TRAIN: status = train_main(&f); break;
+    case ACTION_PREDICT: status = predict_main(&f); break;
+    case ACTION_EVAL: status = eval_main(&f); break;
+    default:
+      gr_warn("--gematria_action=EXPORT_GRAPH_DEF does nothing (as in Gematria): granite checkpoints are already "
+              "self-contained");
+      status = 0;
+      break;
+  }
+  flags_free(&f);
+  return status;
+}
+
+int cmd_gematria(int argc, char **argv) { return run_action(argc, argv, -1); }
+int cmd_train(int argc, char **argv) { return run_action(argc, argv, ACTION_TRAIN); }
+int cmd_predict(int argc, char **argv) { return run_action(argc, argv, ACTION_PREDICT); }
+int cmd_eval(int argc, char **argv) { return run_action(argc, argv, ACTION_EVAL); }

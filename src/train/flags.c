@@ -545,6 +545,7 @@ const char *flags_schedule_name(int v) { return schedule_names[v]; }
 const char *flags_optimizer_name(int v) { return optimizer_names[v]; }
 const char *flags_action_name(int v) { return action_names[v]; }
 const char *flags_selection_name(int v) { return selection_names[v]; }
+const char *flags_normalization_name(int v) { return normalization_names[v]; }
 
 int flags_num_tasks(const GematriaFlags *f) { return f->throughput_source_filter.count; }
 

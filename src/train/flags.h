@@ -148,6 +148,7 @@ const char *flags_schedule_name(int v);
 const char *flags_optimizer_name(int v);
 const char *flags_action_name(int v);
 const char *flags_selection_name(int v);
+const char *flags_normalization_name(int v);
 
 /* Number of tasks (spec §5.1): #filters; task names must match if given. */
 int flags_num_tasks(const GematriaFlags *f);

@@ -1,0 +1,226 @@
+/* Spec §5.8 with fixes: the model comes from the checkpoint; every record is
+ * written (blocks that cannot be predicted are passed through and counted);
+ * the source name is fixed; the output is written to a temporary file and
+ * renamed; the MAPE against the labels already in the file is printed. */
+#include "train/predict.h"
+
+#include <errno.h>
+#include <math.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/checkpoint.h"
+#include "io/tfrecord.h"
+#include "train/evaluate.h"
+#include "train/metrics.h"
+#include "train/restore.h"
+#include "util/common.h"
+
+long predict_dataset(GraniteModel *m, const Dataset *ds, const int32_t *ids, int n, int max_blocks,
+                     int max_instructions, float *out, long *skipped) {
+  int T = m->cfg.num_tasks;
+  for (size_t i = 0; i < (size_t)ds->num_blocks * T; i++) out[i] = NAN;
+  Sampler s;
+  sampler_init(&s, ds, ids, ids ? n : 0, SAMPLER_ONCE, max_blocks, max_instructions, 1);
+  int32_t *batch_ids = xmalloc((size_t)sampler_max_batch(&s) * sizeof *batch_ids);
+  Batch b;
+  batch_init(&b, T);
+  Rng rng; /* only used with RANDOM label selection; labels do not matter here */
+  rng_seed(&rng, 1);
+  float *outputs = NULL, *block = NULL;
+  size_t cap_out = 0, cap_block = 0;
+  long done = 0;
+  int k;
+  while ((k = sampler_next(&s, batch_ids)) > 0) {
+    dataset_fill_batch(ds, batch_ids, k, &b, &rng);
+    grow_array((void **)&outputs, &cap_out, (size_t)granite_output_rows(m, &b) * T, sizeof(float));
+    grow_array((void **)&block, &cap_block, (size_t)k * T, sizeof(float));
+    granite_forward(m, &b, outputs, block);
+    for (int j = 0; j < k; j++)
+      for (int t = 0; t < T; t++) out[(size_t)batch_ids[j] * T + t] = block[(size_t)j * T + t];
+    done += k;
+  }
+  if (skipped) *skipped = s.num_skipped;
+  free(outputs);
+  free(block);
+  free(batch_ids);
+  batch_free(&b);
+  sampler_free(&s);
+  return done;
+}
+
+/* Label of a record for one task as eval would see it (spec §5.1): the
+ * first source matching the filter at its start, mean of its values. */
+static bool record_label(const Gematria__BasicBlockWithThroughputProto *rec, const regex_t *filter, float *label) {
+  for (size_t i = 0; i < rec->n_inverse_throughputs; i++) {
+    const Gematria__ThroughputWithSourceProto *tp = rec->inverse_throughputs[i];
+    regmatch_t mt;
+    if (regexec(filter, tp->source ? tp->source : "", 1, &mt, 0) || mt.rm_so != 0) continue;
+    if (tp->n_inverse_throughput_cycles == 0) return false;
+    double s = 0;
+    for (size_t j = 0; j < tp->n_inverse_throughput_cycles; j++) s += tp->inverse_throughput_cycles[j];
+    *label = (float)(s / tp->n_inverse_throughput_cycles);
+    return true;
+  }
+  return false;
+}
+
+static void write_csv_row(FILE *csv, const Gematria__BasicBlockWithThroughputProto *rec, const float *pred, int T) {
+  const Gematria__BasicBlockProto *bb = rec ? rec->basic_block : NULL;
+  if (bb)
+    for (size_t i = 0; i < bb->n_machine_instructions; i++) {
+      const ProtobufCBinaryData *code = &bb->machine_instructions[i]->machine_code;
+      for (size_t j = 0; j < code->len; j++) fprintf(csv, "%02x", code->data[j]);
+    }
+  for (int t = 0; t < T; t++) fprintf(csv, ",%.6f", pred[t]);
+  fputc('\n', csv);
+}
+
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+int predict_main(const GematriaFlags *f) {
+  if (flags_validate(f)) return 2;
+  if (f->input_file.count == 0 || !f->output_file[0]) {
+    gr_error("predict needs --gematria_input_file and --gematria_output_file");
+    return 2;
+  }
+  Checkpoint ck;
+  GraniteModel m;
+  if (restore_model_for_inference(f, &ck, &m)) return 1;
+  int T = ck.num_tasks, status = 1;
+  GraphOptions gopts;
+  Dataset ds;
+  memset(&ds, 0, sizeof ds);
+  const char *repl = f->out_of_vocabulary_replacement_token[0] ? f->out_of_vocabulary_replacement_token : NULL;
+  float *pred = NULL, *labels = NULL;
+  uint8_t *mask = NULL;
+  regex_t filters[GRANITE_MAX_TASKS];
+  int num_regex = 0;
+  FILE *csv = NULL;
+  uint8_t *rec_buf = NULL;
+  size_t rec_cap = 0;
+  TFRecordWriter w;
+  bool writer_open = false;
+
+  if (graph_options_init(&gopts, &ck.vocab, repl)) goto out;
+  DatasetOptions o;
+  dataset_options_init(&o, &gopts);
+  o.mode = DATASET_PREDICT;
+  o.num_tasks = T;
+  o.quiet = true;
+  if (dataset_load(&ds, (const char *const *)f->input_file.items, f->input_file.count, &o)) goto out;
+
+  const char *filter_text[GRANITE_MAX_TASKS];
+  source_filters_for(f, &ck, filter_text);
+  for (; num_regex < T; num_regex++) {
+    if (regcomp(&filters[num_regex], filter_text[num_regex], REG_EXTENDED)) {
+      gr_error("--gematria_throughput_source_filter='%s': not a valid regular expression", filter_text[num_regex]);
+      goto out;
+    }
+  }
+
+  int max_blocks = f->max_blocks_in_batch > 0 ? f->max_blocks_in_batch : PREDICT_DEFAULT_BATCH;
+  pred = xmalloc((size_t)ds.num_blocks * T * sizeof(float));
+  double t0 = now_seconds();
+  long skipped = 0;
+  long predicted = predict_dataset(&m, &ds, NULL, 0, max_blocks, f->max_instructions_in_batch, pred, &skipped);
+  double secs = now_seconds() - t0;
+
+  char default_name[600];
+  snprintf(default_name, sizeof default_name, "granite: %s", base_name(ck.path));
+  const char *model_name = f->model_name ? f->model_name : default_name;
+  char sources[GRANITE_MAX_TASKS][700];
+  for (int t = 0; t < T; t++) snprintf(sources[t], sizeof sources[t], "%s, task=%s", model_name, ck.task_names[t]);
+
+  if (f->output_csv) {
+    csv = fopen(f->output_csv, "w");
+    if (!csv) {
+      gr_error("%s: cannot write: %s", f->output_csv, strerror(errno));
+      goto out;
+    }
+  }
+  if (tfrecord_writer_open(&w, f->output_file)) goto out;
+  writer_open = true;
+  labels = xcalloc((size_t)ds.num_blocks * T, sizeof(float));
+  mask = xcalloc((size_t)ds.num_blocks * T, 1);
+  long passed_through = 0;
+  for (int i = 0; i < ds.num_blocks; i++) {
+    size_t len;
+    const uint8_t *raw = dataset_raw_record(&ds, i, &len);
+    const float *p = pred + (size_t)i * T;
+    bool ok = true;
+    for (int t = 0; t < T; t++) ok = ok && isfinite(p[t]);
+    Gematria__BasicBlockWithThroughputProto *rec = gematria__basic_block_with_throughput_proto__unpack(NULL, len, raw);
+    if (rec && ok)
+      for (int t = 0; t < T; t++) mask[(size_t)i * T + t] = record_label(rec, &filters[t], &labels[(size_t)i * T + t]);
+    int rc;
+    if (ok) {
+      Gematria__ThroughputWithSourceProto entries[GRANITE_MAX_TASKS];
+      const Gematria__ThroughputWithSourceProto *ptrs[GRANITE_MAX_TASKS];
+      double values[GRANITE_MAX_TASKS];
+      for (int t = 0; t < T; t++) {
+        gematria__throughput_with_source_proto__init(&entries[t]);
+        entries[t].source = sources[t];
+        values[t] = p[t];
+        entries[t].n_inverse_throughput_cycles = 1;
+        entries[t].inverse_throughput_cycles = &values[t];
+        ptrs[t] = &entries[t];
+      }
+      size_t n = record_append_throughputs(&rec_buf, &rec_cap, raw, len, ptrs, T);
+      rc = tfrecord_write(&w, rec_buf, n);
+      if (csv) write_csv_row(csv, rec, p, T);
+    } else {
+      passed_through++;
+      rc = tfrecord_write(&w, raw, len);
+    }
+    if (rec) gematria__basic_block_with_throughput_proto__free_unpacked(rec, NULL);
+    if (rc) goto out;
+  }
+  if (csv && fclose(csv)) {
+    csv = NULL;
+    gr_error("%s: write failed", f->output_csv);
+    goto out;
+  }
+  csv = NULL;
+  if (tfrecord_writer_commit(&w)) {
+    writer_open = false;
+    goto out;
+  }
+  writer_open = false;
+  fprintf(stderr, "predicted %ld of %d blocks in %.2fs (%.0f blocks/s); wrote %s as '%s'\n", predicted, ds.num_blocks,
+          secs, secs > 0 ? predicted / secs : 0.0, f->output_file, sources[0]);
+  if (passed_through)
+    fprintf(stderr,
+            "%ld record(s) passed through without a prediction: %ld over --gematria_max_instructions_in_batch=%d, "
+            "%ld whose graph could not be built\n",
+            passed_through, skipped, f->max_instructions_in_batch, passed_through - skipped);
+  /* The reference log's user computes this by hand: give it directly. */
+  Metrics met;
+  PercentileRanks ranks;
+  percentile_ranks_default(&ranks);
+  if (metrics_compute(&met, pred, labels, mask, ds.num_blocks, T, &ranks, false) == 0) {
+    for (int t = 0; t < T; t++) {
+      if (met.task[t].count == 0) continue;
+      fprintf(stderr, "task %s: MAPE %.4f%% (relative error %.6f) against the '%s' labels of %lld blocks\n",
+              ck.task_names[t], 100 * met.task[t].relative_mae, met.task[t].relative_mae, filter_text[t],
+              (long long)met.task[t].count);
+    }
+  }
+  status = 0;
+out:
+  if (writer_open) tfrecord_writer_abort(&w);
+  if (csv) fclose(csv);
+  for (int i = 0; i < num_regex; i++) regfree(&filters[i]);
+  free(rec_buf);
+  free(pred);
+  free(labels);
+  free(mask);
+  dataset_free(&ds);
+  granite_model_destroy(&m);
+  checkpoint_close(&ck);
+  return status;
+}

@@ -1,0 +1,157 @@
+#include "train/restore.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/common.h"
+
+static void layers_text(const int *v, int n, char *buf, size_t size) {
+  size_t k = 0;
+  buf[0] = 0;
+  for (int i = 0; i < n && k < size; i++) k += (size_t)snprintf(buf + k, size - k, i ? ",%d" : "%d", v[i]);
+}
+
+/* One field of GraniteConfig and the flag that sets it. */
+typedef enum { F_INT, F_BOOL, F_LAYERS } FieldKind;
+typedef struct {
+  const char *flag;
+  FieldKind kind;
+  size_t offset, count_offset;
+} ConfigField;
+
+#define INT_FIELD(flag, member) {flag, F_INT, offsetof(GraniteConfig, member), 0}
+#define BOOL_FIELD(flag, member) {flag, F_BOOL, offsetof(GraniteConfig, member), 0}
+#define LAYER_FIELD(flag, member) \
+  {flag, F_LAYERS, offsetof(GraniteConfig, member), offsetof(GraniteConfig, num_##member)}
+
+static const ConfigField config_fields[] = {
+    INT_FIELD("gematria_node_embedding_size", node_embedding_size),
+    INT_FIELD("gematria_edge_embedding_size", edge_embedding_size),
+    INT_FIELD("gematria_global_embedding_size", global_embedding_size),
+    LAYER_FIELD("gematria_node_update_layers", node_update_layers),
+    LAYER_FIELD("gematria_edge_update_layers", edge_update_layers),
+    LAYER_FIELD("gematria_global_update_layers", global_update_layers),
+    LAYER_FIELD("gematria_readout_layers", readout_layers),
+    LAYER_FIELD("gematria_task_readout_layers", task_readout_layers),
+    INT_FIELD("gematria_num_message_passing_iterations", num_message_passing_iterations),
+    BOOL_FIELD("gematria_use_sent_edges", use_sent_edges),
+    BOOL_FIELD("gematria_graph_module_residual_connections", graph_module_residual_connections),
+    BOOL_FIELD("gematria_readout_residual_connections", readout_residual_connections),
+    BOOL_FIELD("gematria_task_readout_residual_connections", task_readout_residual_connections),
+    BOOL_FIELD("gematria_graph_module_layer_normalization", graph_module_layer_normalization),
+    BOOL_FIELD("gematria_readout_input_layer_normalization", readout_input_layer_normalization),
+    BOOL_FIELD("gematria_task_readout_input_layer_normalization", task_readout_input_layer_normalization),
+    BOOL_FIELD("gematria_seq2seq", seq2seq),
+};
+
+int check_config_against_flags(const GematriaFlags *f, const GraniteConfig *ckpt, bool only_explicit,
+                               const char *ckpt_path) {
+  GraniteConfig want;
+  flags_to_config(f, &want, ckpt->vocab_size);
+  for (size_t i = 0; i < ARRAY_LEN(config_fields); i++) {
+    const ConfigField *cf = &config_fields[i];
+    if (only_explicit && !flags_was_set(f, cf->flag)) continue;
+    const char *a = (const char *)&want + cf->offset, *b = (const char *)ckpt + cf->offset;
+    char va[96], vb[96];
+    bool differ;
+    if (cf->kind == F_INT) {
+      differ = *(const int *)a != *(const int *)b;
+      snprintf(va, sizeof va, "%d", *(const int *)a);
+      snprintf(vb, sizeof vb, "%d", *(const int *)b);
+    } else if (cf->kind == F_BOOL) {
+      differ = *(const bool *)a != *(const bool *)b;
+      snprintf(va, sizeof va, "%s", *(const bool *)a ? "true" : "false");
+      snprintf(vb, sizeof vb, "%s", *(const bool *)b ? "true" : "false");
+    } else {
+      int na = *(const int *)((const char *)&want + cf->count_offset);
+      int nb = *(const int *)((const char *)ckpt + cf->count_offset);
+      differ = na != nb || memcmp(a, b, (size_t)na * sizeof(int));
+      layers_text((const int *)a, na, va, sizeof va);
+      layers_text((const int *)b, nb, vb, sizeof vb);
+    }
+    if (differ) {
+      gr_error("--%s='%s' contradicts the checkpoint %s, which was trained with '%s'", cf->flag, va, ckpt_path, vb);
+      return -1;
+    }
+  }
+  bool tasks_given = flags_was_set(f, "gematria_throughput_source_filter") || flags_was_set(f, "gematria_task_names");
+  if ((!only_explicit || tasks_given) && want.num_tasks != ckpt->num_tasks) {
+    gr_error("--gematria_throughput_source_filter gives %d task(s) but the checkpoint %s has %d", want.num_tasks,
+             ckpt_path, ckpt->num_tasks);
+    return -1;
+  }
+  return 0;
+}
+
+int check_same_vocab(const Vocab *a, const Vocab *b, const char *tokens_path, const char *ckpt_path) {
+  for (int i = 0; i < a->size && i < b->size; i++) {
+    if (strcmp(a->tokens[i], b->tokens[i])) {
+      gr_error("--gematria_tokens_file=%s differs from the token list of the checkpoint %s (token %d is '%s' there, "
+               "'%s' here); a model is only valid with its own token list (spec §8.9)",
+               tokens_path, ckpt_path, i, b->tokens[i], a->tokens[i]);
+      return -1;
+    }
+  }
+  if (a->size != b->size) {
+    gr_error("--gematria_tokens_file=%s has %d tokens but the checkpoint %s was trained with %d; a model is only valid "
+             "with its own token list (spec §8.9)",
+             tokens_path, a->size, ckpt_path, b->size);
+    return -1;
+  }
+  return 0;
+}
+
+int check_tasks_against_flags(const GematriaFlags *f, const Checkpoint *c) {
+  if (!flags_was_set(f, "gematria_task_names")) return 0;
+  for (int t = 0; t < c->num_tasks && t < f->task_names.count; t++) {
+    if (strcmp(f->task_names.items[t], c->task_names[t])) {
+      gr_error("--gematria_task_names: task %d is '%s' but the checkpoint %s calls it '%s'", t + 1,
+               f->task_names.items[t], c->path, c->task_names[t]);
+      return -1;
+    }
+  }
+  if (f->task_names.count != c->num_tasks) {
+    gr_error("--gematria_task_names gives %d task(s) but the checkpoint %s has %d", f->task_names.count, c->path,
+             c->num_tasks);
+    return -1;
+  }
+  return 0;
+}
+
+int restore_model_for_inference(const GematriaFlags *f, Checkpoint *ck, GraniteModel *m) {
+  if (!f->checkpoint_file[0]) {
+    gr_error("--gematria_checkpoint_file is required (e.g. --gematria_checkpoint_file=DIR/model.ckpt-1000)");
+    return -1;
+  }
+  if (checkpoint_open(ck, f->checkpoint_file)) return -1;
+  if (check_config_against_flags(f, &ck->config, true, ck->path) || check_tasks_against_flags(f, ck)) goto fail;
+  if (f->tokens_file) {
+    Vocab v;
+    if (vocab_load(&v, f->tokens_file)) goto fail;
+    int bad = check_same_vocab(&v, &ck->vocab, f->tokens_file, ck->path);
+    vocab_free(&v);
+    if (bad) goto fail;
+  }
+  if (granite_model_create(m, &ck->config)) goto fail;
+  if (checkpoint_load_params(ck, m)) {
+    granite_model_destroy(m);
+    goto fail;
+  }
+  return 0;
+fail:
+  checkpoint_close(ck);
+  return -1;
+}
+
+void source_filters_for(const GematriaFlags *f, const Checkpoint *ck, const char **out) {
+  bool given = flags_was_set(f, "gematria_throughput_source_filter");
+  for (int t = 0; t < ck->num_tasks; t++) {
+    char key[64];
+    snprintf(key, sizeof key, "source_filter.%d", t);
+    const char *stored = checkpoint_meta_get(&ck->meta, key);
+    if (given && t < f->throughput_source_filter.count)
+      out[t] = f->throughput_source_filter.items[t];
+    else
+      out[t] = stored ? stored : ".*";
+  }
+}

@@ -1,0 +1,544 @@
+/* The training loop, spec §5.7, with the fixes of DESIGN.md "Compatibility,
+ * and where we do better". One step: sample a batch (§5.6), forward, loss
+ * (§5.3), backward, non-finite check, per-tensor clipping and the optimizer
+ * (§5.4) at the scheduled learning rate (§5.5). */
+#include "train/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "io/checkpoint.h"
+#include "io/dataset.h"
+#include "model/loss.h"
+#include "model/model.h"
+#include "train/evaluate.h"
+#include "train/metrics.h"
+#include "train/optimizer.h"
+#include "train/predict.h"
+#include "train/progress.h"
+#include "train/restore.h"
+#include "train/schedule.h"
+#include "util/common.h"
+#include "util/rng.h"
+
+/* Set by the signal handler only; the loop finishes its step, saves, exits. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig) { stop_requested = sig; }
+
+static void install_stop_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  /* A second Ctrl-C kills at once (default action), for an impatient user. */
+  sa.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Random state saved in checkpoints so a resumed run continues the same
+ * sample sequence. */
+typedef struct {
+  Rng sampler, labels, injection;
+  int64_t sampler_cursor;
+} SavedRandomState;
+
+typedef struct {
+  const GematriaFlags *f;
+  Vocab vocab;
+  GraphOptions gopts;
+  Dataset data, valid_data;
+  bool has_valid_file;
+  int32_t *train_ids, *valid_ids;
+  int num_train, num_valid;
+  const Dataset *valid_ds; /* &data (split) or &valid_data (file), NULL = none */
+  int num_tasks;
+  char task_buf[GRANITE_MAX_TASKS][32];
+  const char *task_names[GRANITE_MAX_TASKS];
+  GraniteModel model;
+  bool model_created;
+  Optimizer opt;
+  bool opt_created;
+  LrSchedule sched;
+  LossType loss_type;
+  LossNorm loss_norm;
+  Sampler sampler;
+  bool sampler_created;
+  SavedRandomState rs;
+  CheckpointMeta meta;
+  int64_t step, last_saved_step;
+  double best_valid_mape; /* percent */
+  char last_checkpoint[4096];
+  PercentileRanks ranks;
+  Progress progress;
+  bool use_deltas;
+} Trainer;
+
+static int make_dirs(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, 0777) && errno != EEXIST) break;
+    *p = '/';
+  }
+  if (mkdir(buf, 0777) && errno != EEXIST) {
+    gr_error("%s: cannot create the checkpoint directory: %s", path, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static uint64_t seed_of(const GematriaFlags *f) {
+  if (f->random_seed >= 0) return (uint64_t)f->random_seed;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec;
+}
+
+static int map_selection(int flag_value, ThroughputSelection *out) {
+  return throughput_selection_parse(flags_selection_name(flag_value), out);
+}
+
+static int load_data(Trainer *t) {
+  const GematriaFlags *f = t->f;
+  DatasetOptions o;
+  dataset_options_init(&o, &t->gopts);
+  o.mode = DATASET_TRAIN;
+  o.source_filters = (const char *const *)f->throughput_source_filter.items;
+  o.num_filters = f->throughput_source_filter.count;
+  if (map_selection(f->training_throughput_selection, &o.selection)) return -1;
+  o.scaling = f->input_file_scaling;
+  o.use_seq2seq_loss = f->use_seq2seq_loss;
+  o.seq2seq_deltas = t->use_deltas;
+  o.drop_invalid = f->drop_invalid_blocks;
+  double t0 = now_seconds();
+  if (dataset_load(&t->data, (const char *const *)f->input_file.items, f->input_file.count, &o)) return -1;
+  fprintf(stderr, "loaded %d blocks (%ld records, %ld dropped without labels, %ld invalid dropped) in %.1fs\n",
+          t->data.num_blocks, t->data.num_records, t->data.num_dropped_no_label, t->data.num_dropped_invalid,
+          now_seconds() - t0);
+  if (f->validation_file) {
+    StringList files = {0};
+    const char *p = f->validation_file;
+    char **items = NULL;
+    int n = 0;
+    while (*p) { /* comma list, like --gematria_input_file */
+      const char *comma = strchr(p, ',');
+      size_t len = comma ? (size_t)(comma - p) : strlen(p);
+      items = xrealloc(items, (size_t)(n + 1) * sizeof *items);
+      items[n] = xmalloc(len + 1);
+      memcpy(items[n], p, len);
+      items[n++][len] = 0;
+      if (!comma) break;
+      p = comma + 1;
+    }
+    files.items = items;
+    files.count = n;
+    int rc = dataset_load(&t->valid_data, (const char *const *)files.items, files.count, &o);
+    for (int i = 0; i < n; i++) free(items[i]);
+    free(items);
+    if (rc) return -1;
+    t->has_valid_file = true;
+    t->valid_ds = &t->valid_data;
+    t->num_valid = t->valid_data.num_blocks;
+    t->valid_ids = NULL;
+    t->num_train = t->data.num_blocks;
+    t->train_ids = NULL;
+  } else if (f->validation_fraction > 0) {
+    dataset_split_by_hash(&t->data, f->validation_fraction, &t->train_ids, &t->num_train, &t->valid_ids,
+                          &t->num_valid);
+    t->valid_ds = &t->data;
+  } else {
+    t->num_train = t->data.num_blocks;
+  }
+  if (t->num_train == 0) {
+    gr_error("%s: no training blocks with labels matching --gematria_throughput_source_filter", f->input_file.items[0]);
+    return -1;
+  }
+  if (t->valid_ds)
+    fprintf(stderr, "training on %d blocks, validating on %d held-out blocks\n", t->num_train, t->num_valid);
+  if (t->valid_ds && t->num_valid == 0) {
+    gr_warn("the validation set is empty; no validation will be done");
+    t->valid_ds = NULL;
+  }
+  return 0;
+}
+
+static void fill_meta(Trainer *t) {
+  const GematriaFlags *f = t->f;
+  char buf[64];
+  checkpoint_meta_set(&t->meta, "loss_type", flags_loss_type_name(f->loss_type));
+  checkpoint_meta_set(&t->meta, "learning_rate_schedule", flags_schedule_name(f->learning_rate_schedule));
+  snprintf(buf, sizeof buf, "%g", f->learning_rate);
+  checkpoint_meta_set(&t->meta, "learning_rate", buf);
+  snprintf(buf, sizeof buf, "%lld", f->decay_steps);
+  checkpoint_meta_set(&t->meta, "decay_steps", buf);
+  snprintf(buf, sizeof buf, "%g", f->decay_rate);
+  checkpoint_meta_set(&t->meta, "decay_rate", buf);
+  snprintf(buf, sizeof buf, "%d", f->max_blocks_in_batch);
+  checkpoint_meta_set(&t->meta, "max_blocks_in_batch", buf);
+  snprintf(buf, sizeof buf, "%g", f->input_file_scaling);
+  checkpoint_meta_set(&t->meta, "input_file_scaling", buf);
+  for (int i = 0; i < f->throughput_source_filter.count; i++) {
+    char key[64];
+    snprintf(key, sizeof key, "source_filter.%d", i);
+    checkpoint_meta_set(&t->meta, key, f->throughput_source_filter.items[i]);
+  }
+  if (f->tokens_file) checkpoint_meta_set(&t->meta, "tokens_file", f->tokens_file);
+}
+
+static int save_checkpoint(Trainer *t, double valid_mape) {
+  t->rs.sampler = t->sampler.rng;
+  t->rs.sampler_cursor = t->sampler.cursor;
+  CheckpointContents c = {
+      .global_step = t->step,
+      .model = &t->model,
+      .vocab = &t->vocab,
+      .num_tasks = t->num_tasks,
+      .task_names = t->task_names,
+      .optimizer = &t->opt,
+      .meta = &t->meta,
+      .rng_state = &t->rs,
+      .rng_state_bytes = sizeof t->rs,
+      .validation_mape = valid_mape,
+  };
+  char path[4096];
+  if (checkpoint_save(t->f->checkpoint_dir, &c, t->f->checkpoint_max_to_keep, path, sizeof path)) return -1;
+  progress_break_line(&t->progress);
+  fprintf(stderr, "saved %s\n", path);
+  snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s", path);
+  t->last_saved_step = t->step;
+  return 0;
+}
+
+/* Validation MAPE in percent (mean over tasks), logged; NaN without a set. */
+static double validate(Trainer *t, bool *is_best) {
+  *is_best = false;
+  if (!t->valid_ds) return NAN;
+  const Dataset *ds = t->valid_ds;
+  float *pred = xmalloc((size_t)ds->num_blocks * (size_t)t->num_tasks * sizeof(float));
+  int max_blocks = t->f->max_blocks_in_batch > 0 ? t->f->max_blocks_in_batch : PREDICT_DEFAULT_BATCH;
+  if (max_blocks < 256) max_blocks = 256; /* inference batches can be bigger than training ones */
+  predict_dataset(&t->model, ds, t->valid_ids, t->num_valid, max_blocks, t->f->max_instructions_in_batch, pred, NULL);
+  Metrics m;
+  int rc = evaluate_predictions(&m, ds, t->valid_ids, t->num_valid, pred, &t->ranks, false);
+  free(pred);
+  if (rc) return NAN;
+  double sum = 0;
+  int n = 0;
+  for (int k = 0; k < m.num_tasks; k++)
+    if (isfinite(m.task[k].relative_mae)) sum += m.task[k].relative_mae, n++;
+  double mape = n ? 100 * sum / n : NAN;
+  *is_best = isfinite(mape) && !(mape >= t->best_valid_mape);
+  if (*is_best) t->best_valid_mape = mape;
+  progress_validation(&t->progress, t->step, &m, *is_best);
+  return mape;
+}
+
+static void per_task_relative_mae(const float *pred, const float *labels, const uint8_t *mask, int rows, int T,
+                                  double *out) {
+  for (int k = 0; k < T; k++) {
+    double s = 0;
+    int n = 0;
+    for (int r = 0; r < rows; r++) {
+      size_t i = (size_t)r * T + k;
+      if (!mask[i]) continue;
+      s += fabs(pred[i] - labels[i]) / fabs(labels[i]);
+      n++;
+    }
+    out[k] = n ? s / n : NAN;
+  }
+}
+
+/* Resume from the newest checkpoint in the directory, or warm start. 1 =
+ * resumed, 0 = fresh model, -1 = error. */
+static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt_type) {
+  const GematriaFlags *f = t->f;
+  char latest[4096];
+  int found = checkpoint_find_latest(f->checkpoint_dir, latest, sizeof latest);
+  if (found < 0) return -1;
+  const char *from = NULL;
+  bool resume = found == 1;
+  if (resume)
+    from = latest;
+  else if (f->warmstart_checkpoint_file)
+    from = f->warmstart_checkpoint_file;
+  else if (f->warmstart_checkpoint_dir)
+    from = f->warmstart_checkpoint_dir;
+  if (!from) return 0;
+
+  Checkpoint ck;
+  if (checkpoint_open(&ck, from)) return -1;
+  int rc = -1;
+  if (check_config_against_flags(f, &ck.config, false, ck.path)) goto done;
+  if (check_same_vocab(&t->vocab, &ck.vocab, f->tokens_file, ck.path)) goto done;
+  for (int k = 0; k < t->num_tasks; k++) {
+    if (strcmp(t->task_names[k], ck.task_names[k])) {
+      gr_error("--gematria_task_names: task %d is '%s' but the checkpoint %s calls it '%s'", k + 1, t->task_names[k],
+               ck.path, ck.task_names[k]);
+      goto done;
+    }
+  }
+  (void)cfg;
+  if (checkpoint_load_params(&ck, &t->model)) goto done;
+  if (resume) {
+    if (ck.has_optimizer) {
+      if (ck.optimizer_type != opt_type) {
+        gr_error("--gematria_optimizer_type=%s contradicts the checkpoint %s, which was trained with %s",
+                 optimizer_type_name(opt_type), ck.path, optimizer_type_name(ck.optimizer_type));
+        goto done;
+      }
+      optimizer_free(&t->opt);
+      if (checkpoint_load_optimizer(&ck, &t->opt)) {
+        optimizer_init(&t->opt, opt_type, t->model.num_params);
+        goto done;
+      }
+    }
+    if (ck.rng_state && ck.rng_state_bytes == sizeof t->rs) memcpy(&t->rs, ck.rng_state, sizeof t->rs);
+    t->step = ck.global_step;
+    t->last_saved_step = ck.global_step;
+    snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s", ck.path);
+    CheckpointIndex ix;
+    if (checkpoint_index_read(f->checkpoint_dir, &ix) == 0) {
+      if (isfinite(ix.best_validation_mape)) t->best_valid_mape = ix.best_validation_mape;
+      checkpoint_index_free(&ix);
+    }
+    fprintf(stderr, "resuming from %s (global step %lld)\n", ck.path, (long long)ck.global_step);
+  } else {
+    if (f->load_global_step_from_ckpt) t->step = t->last_saved_step = ck.global_step;
+    fprintf(stderr, "warm start from %s%s\n", ck.path, f->load_global_step_from_ckpt ? " (with its global step)" : "");
+  }
+  rc = resume ? 1 : 0;
+done:
+  checkpoint_close(&ck);
+  return rc;
+}
+
+static int check_required(const GematriaFlags *f) {
+  if (!f->tokens_file) {
+    gr_error("--gematria_tokens_file is required for training (write one with `granite tokens`)");
+    return -1;
+  }
+  if (f->input_file.count == 0) {
+    gr_error("--gematria_input_file is required (one or more .tfrecord files, comma-separated)");
+    return -1;
+  }
+  if (!f->checkpoint_dir[0]) {
+    gr_error("--gematria_checkpoint_dir is required for training");
+    return -1;
+  }
+  return 0;
+}
+
+static void trainer_free(Trainer *t) {
+  if (t->sampler_created) sampler_free(&t->sampler);
+  if (t->opt_created) optimizer_free(&t->opt);
+  if (t->model_created) granite_model_destroy(&t->model);
+  dataset_free(&t->data);
+  if (t->has_valid_file) dataset_free(&t->valid_data);
+  free(t->train_ids);
+  free(t->valid_ids);
+  vocab_free(&t->vocab);
+  checkpoint_meta_free(&t->meta);
+  progress_close(&t->progress);
+}
+
+/* One optimizer step on batch b. 0, or -1 after an error line (non-finite). */
+static int train_step(Trainer *t, Batch *b, float **bufs, size_t *caps, double *loss_out, double *mae_out) {
+  GraniteModel *m = &t->model;
+  int T = t->num_tasks;
+  int R = granite_output_rows(m, b);
+  size_t need_out = (size_t)R * T, need_block = (size_t)b->num_blocks * T;
+  grow_array((void **)&bufs[0], &caps[0], need_out, sizeof(float));   /* outputs */
+  grow_array((void **)&bufs[1], &caps[1], need_block, sizeof(float)); /* block predictions */
+  grow_array((void **)&bufs[2], &caps[2], need_out, sizeof(float));   /* d outputs */
+  grow_array((void **)&bufs[3], &caps[3], need_block, sizeof(float)); /* d block predictions */
+  float *out = bufs[0], *block = bufs[1], *d_out = bufs[2], *d_block = bufs[3];
+
+  granite_forward(m, b, out, block);
+  double loss;
+  if (t->use_deltas) {
+    loss = loss_compute(t->loss_type, t->loss_norm, out, b->delta_labels, b->delta_mask, R, T, NULL, d_out).objective;
+    per_task_relative_mae(out, b->delta_labels, b->delta_mask, R, T, mae_out);
+  } else {
+    loss = loss_compute(t->loss_type, t->loss_norm, block, b->labels, b->label_mask, b->num_blocks, T, NULL, d_block)
+               .objective;
+    granite_block_grad_to_outputs(m, b, d_block, d_out);
+    per_task_relative_mae(block, b->labels, b->label_mask, b->num_blocks, T, mae_out);
+  }
+  *loss_out = loss;
+  if (!isfinite(loss)) {
+    progress_break_line(&t->progress);
+    gr_error("step %lld: the loss is %s; stopping without saving this model (last checkpoint: %s); try a lower "
+             "--gematria_learning_rate or --gematria_grad_clip_norm",
+             (long long)t->step + 1, isnan(loss) ? "NaN" : "infinite",
+             t->last_checkpoint[0] ? t->last_checkpoint : "none");
+    return -1;
+  }
+  memset(m->grads, 0, m->num_params * sizeof(float));
+  granite_backward(m, b, d_out);
+  size_t bad_element;
+  int bad = find_nonfinite_gradient(m->grads, m->tensors, m->num_tensors, &bad_element);
+  if (bad >= 0) {
+    progress_break_line(&t->progress);
+    gr_error("step %lld: the gradient of %s has a NaN or infinite value (element %zu); stopping without saving this "
+             "model (last checkpoint: %s); try a lower --gematria_learning_rate or --gematria_grad_clip_norm",
+             (long long)t->step + 1, m->tensors[bad].name, bad_element,
+             t->last_checkpoint[0] ? t->last_checkpoint : "none");
+    return -1;
+  }
+  if (t->f->grad_clip_norm > 0)
+    clip_gradients_per_tensor(m->grads, m->tensors, m->num_tensors, (float)t->f->grad_clip_norm);
+  /* spec §5.4: update k (0-based) uses the LR at global step k */
+  double lr = lr_schedule_value(&t->sched, t->step);
+  optimizer_update(&t->opt, m->params, m->grads, (float)lr);
+  t->step++;
+  return 0;
+}
+
+static int run(Trainer *t) {
+  const GematriaFlags *f = t->f;
+  if (flags_validate(f) || check_required(f)) return 2;
+  if (f->num_threads > 0) omp_set_num_threads(f->num_threads);
+  t->best_valid_mape = INFINITY;
+  t->num_tasks = flags_num_tasks(f);
+  for (int k = 0; k < t->num_tasks; k++) t->task_names[k] = flags_task_name(f, k, t->task_buf[k], 32);
+  t->use_deltas = f->seq2seq && f->use_seq2seq_loss;
+  t->ranks.num_ranks = f->collected_percentile_ranks.count;
+  for (int i = 0; i < t->ranks.num_ranks; i++) t->ranks.ranks[i] = f->collected_percentile_ranks.values[i];
+
+  /* Everything that can be refused cheaply comes before loading the data. */
+  LrScheduleType sched_type;
+  OptimizerType opt_type;
+  if (lr_schedule_type_parse(flags_schedule_name(f->learning_rate_schedule), &sched_type) ||
+      optimizer_type_parse(flags_optimizer_name(f->optimizer_type), &opt_type))
+    return 1;
+  uint64_t seed = seed_of(f);
+  if (lr_schedule_init(&t->sched, sched_type, f->learning_rate, f->decay_steps, f->decay_rate, seed)) return 2;
+  if (loss_type_parse(flags_loss_type_name(f->loss_type), &t->loss_type) ||
+      loss_norm_parse(flags_normalization_name(f->loss_normalization), &t->loss_norm))
+    return 2;
+  if (vocab_load(&t->vocab, f->tokens_file)) return 1;
+  const char *repl = f->out_of_vocabulary_replacement_token[0] ? f->out_of_vocabulary_replacement_token : NULL;
+  if (graph_options_init(&t->gopts, &t->vocab, repl)) return 1;
+
+  GraniteConfig cfg;
+  flags_to_config(f, &cfg, t->vocab.size);
+  if (granite_model_create(&t->model, &cfg)) return 2;
+  t->model_created = true;
+  granite_model_init_params(&t->model, seed);
+  optimizer_init(&t->opt, opt_type, t->model.num_params);
+  t->opt_created = true;
+  rng_seed(&t->rs.sampler, seed ^ 0x5a5a5a5aull);
+  rng_seed(&t->rs.labels, seed ^ 0x1234567ull);
+  rng_seed(&t->rs.injection, seed ^ 0x7654321ull);
+
+  int restored = restore_state(t, &cfg, opt_type);
+  if (restored < 0) return 1;
+
+  int64_t target = f->training_num_epochs; /* global step to reach; 0 = forever */
+  if (target > 0 && t->step >= target) {
+    fprintf(stderr, "%s is already at global step %lld >= --gematria_training_num_epochs=%lld: nothing to do\n",
+            t->last_checkpoint, (long long)t->step, (long long)target);
+    return 0;
+  }
+  ScheduleCheckOptions sco = {.allow_zero_learning_rate = f->allow_zero_learning_rate};
+  if (schedule_check(&t->sched, t->step, target > 0 ? target - t->step : 0, &sco) < 0) return 2;
+
+  if (load_data(t)) return 1;
+  fill_meta(t);
+  if (make_dirs(f->checkpoint_dir)) return 1;
+
+  SamplerMode mode = f->training_randomize_batches ? SAMPLER_RANDOM : SAMPLER_SEQUENTIAL;
+  sampler_init(&t->sampler, &t->data, t->train_ids, t->train_ids ? t->num_train : 0, mode, f->max_blocks_in_batch,
+               f->max_instructions_in_batch, seed);
+  t->sampler_created = true;
+  if (restored == 1) {
+    t->sampler.rng = t->rs.sampler;
+    if (t->rs.sampler_cursor >= 0 && t->rs.sampler_cursor < t->sampler.n) t->sampler.cursor = (int)t->rs.sampler_cursor;
+  }
+
+  char jsonl[4200];
+  snprintf(jsonl, sizeof jsonl, "%s/metrics.jsonl", f->checkpoint_dir);
+  if (progress_init(&t->progress, t->step, target, f->log_interval_secs, t->num_tasks, t->task_names, jsonl)) return 1;
+  fprintf(stderr, "training %s: %zu parameters, %d tasks, from step %lld %s%lld%s\n",
+          f->seq2seq ? "seq2seq" : "seq2num", t->model.num_params, t->num_tasks, (long long)t->step,
+          target > 0 ? "to " : "", target > 0 ? (long long)target : 0LL, target > 0 ? "" : "until interrupted");
+
+  install_stop_handlers();
+  int32_t *ids = xmalloc((size_t)sampler_max_batch(&t->sampler) * sizeof *ids);
+  Batch batch;
+  batch_init(&batch, t->num_tasks);
+  float *bufs[4] = {0};
+  size_t caps[4] = {0};
+  int status = 0;
+  int valid_every = f->validation_epochs > 0 ? f->validation_epochs : f->save_checkpoint_epochs;
+  double last_lr = lr_schedule_value(&t->sched, t->step);
+  while (!stop_requested && (target == 0 || t->step < target)) {
+    int k = sampler_next(&t->sampler, ids);
+    if (k == 0) {
+      gr_error("no training block fits in a batch of --gematria_max_instructions_in_batch=%d instructions",
+               f->max_instructions_in_batch);
+      status = 1;
+      break;
+    }
+    dataset_fill_batch(&t->data, ids, k, &batch, &t->rs.labels);
+    if (f->out_of_vocabulary_injection_probability > 0)
+      batch_inject_oov(&batch, t->gopts.replacement_token, f->out_of_vocabulary_injection_probability,
+                       &t->rs.injection);
+    last_lr = lr_schedule_value(&t->sched, t->step);
+    double loss, mae[GRANITE_MAX_TASKS];
+    if (train_step(t, &batch, bufs, caps, &loss, mae)) {
+      status = 1;
+      break;
+    }
+    bool last = target > 0 && t->step >= target;
+    progress_step(&t->progress, t->step, k, loss, mae, last_lr, last || stop_requested);
+    bool save_now = t->step % f->save_checkpoint_epochs == 0;
+    double vmape = NAN;
+    bool best = false;
+    if (t->valid_ds && (t->step % valid_every == 0 || last || stop_requested)) {
+      vmape = validate(t, &best);
+      if (best) save_now = true; /* keep the best model by validation MAPE */
+    }
+    if (save_now && save_checkpoint(t, vmape)) {
+      status = 1;
+      break;
+    }
+  }
+  if (status == 0 && t->step != t->last_saved_step) {
+    /* final save (also after SIGINT/SIGTERM): never lose the last steps */
+    if (save_checkpoint(t, NAN)) status = 1;
+  }
+  if (status == 0 && stop_requested)
+    fprintf(stderr, "stopped by signal %d at global step %lld; run the same command again to resume\n",
+            (int)stop_requested, (long long)t->step);
+  else if (status == 0)
+    fprintf(stderr, "finished at global step %lld (%.0fs)\n", (long long)t->step,
+            now_seconds() - t->progress.start_time);
+  if (isfinite(t->best_valid_mape) && status == 0)
+    fprintf(stderr, "best validation MAPE %.3f%% (see %s/checkpoint)\n", t->best_valid_mape, f->checkpoint_dir);
+  for (int i = 0; i < 4; i++) free(bufs[i]);
+  free(ids);
+  batch_free(&batch);
+  return status;
+}
+
+int train_main(const GematriaFlags *f) {
+  Trainer t;
+  memset(&t, 0, sizeof t);
+  t.f = f;
+  stop_requested = 0;
+  int status = run(&t);
+  trainer_free(&t);
+  return status;
+}

@@ -59,10 +59,15 @@ void att_format(const ZydisFormatter *f, const ZydisDecodedInstruction *in,
   const char *m = ZydisMnemonicGetString(in->mnemonic);
   char *start = m ? strstr(text, m) : NULL;
   if (!start) start = text;
+  /* Zydis's AT&T style adds its own suffix to some mnemonics (movssl):
+   * keep the plain mnemonic and add LLVM's suffix where it has one. */
   char *end = start + strcspn(start, " ");
+  char *rest = end;
+  if (m && (size_t)(end - start) > strlen(m) && strncmp(start, m, strlen(m)) == 0)
+    end = start + strlen(m);
   char suffix = size_suffix(in, ops);
   snprintf(out, size, "\t%.*s%.*s%s%s", (int)(start - text), text, (int)(end - start), start,
-           suffix ? (char[]){suffix, 0} : "", *end ? "\t" : "");
+           suffix ? (char[]){suffix, 0} : "", *rest ? "\t" : "");
   size_t used = strlen(out);
-  if (*end && used < size) snprintf(out + used, size - used, "%s", end + 1);
+  if (*rest && used < size) snprintf(out + used, size - used, "%s", rest + 1);
 }

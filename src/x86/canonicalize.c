@@ -86,15 +86,22 @@ static char *register_string(ZydisRegister reg) {
   return xstrdup(name ? name : "");
 }
 
-/* The explicit segment override, which LLVM keeps in the address tuple. */
+/* The explicit segment override, which LLVM keeps in the address tuple even
+ * where 64-bit mode ignores it (the CS of "nop word ptr cs:[rax+rax]"). */
 static const char *explicit_segment(const ZydisDecodedInstruction *in) {
-  if (in->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_FS) return "FS";
-  if (in->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_GS) return "GS";
-  if (in->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_CS) return "CS";
-  if (in->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_SS) return "SS";
-  if (in->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_DS) return "DS";
-  if (in->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_ES) return "ES";
-  return "";
+  const char *segment = "";
+  for (int i = 0; i < in->raw.prefix_count; i++) {
+    switch (in->raw.prefixes[i].value) {
+    case 0x26: segment = "ES"; break;
+    case 0x2e: segment = "CS"; break;
+    case 0x36: segment = "SS"; break;
+    case 0x3e: segment = "DS"; break;
+    case 0x64: segment = "FS"; break;
+    case 0x65: segment = "GS"; break;
+    default: break;
+    }
+  }
+  return segment;
 }
 
 /* spec §2.3 step 4: {base, index, displacement, scaling, segment}; scaling is
@@ -236,7 +243,8 @@ static void fill_operands(Gematria__CanonicalizedInstructionProto *ci,
         if (!name) break;
         /* A conditional write keeps the old value when the condition fails,
          * so the register is read too (LLVM ties CMOVcc's destination). */
-        int w = writes(op), r = reads(op) || (op->actions & ZYDIS_OPERAND_ACTION_CONDWRITE);
+        int w = writes(op), r = reads(op) || (op->actions & ZYDIS_OPERAND_ACTION_CONDWRITE) ||
+                               merges_into_destination(in, op);
         if (w) push_register_name(&out, name);
         if (r) push_register_name(&inp, name);
         break;
@@ -279,6 +287,14 @@ static void fill_operands(Gematria__CanonicalizedInstructionProto *ci,
     push_implicit_register(&imp_in, "FPCW"); /* x87 arithmetic honours the control word */
   }
   if (llvm_uses_mxcsr(in, ops)) push_implicit_register(&imp_in, "MXCSR");
+  if (in->mnemonic == ZYDIS_MNEMONIC_VZEROUPPER || in->mnemonic == ZYDIS_MNEMONIC_VZEROALL) {
+    /* both change every YMM register (Zydis lists none) */
+    char name[8];
+    for (int r = 0; r < 16; r++) {
+      snprintf(name, sizeof name, "YMM%d", r);
+      push_implicit_register(&imp_out, name);
+    }
+  }
   move_flags_last(&imp_out);
   move_flags_last(&imp_in);
 

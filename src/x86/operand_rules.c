@@ -24,6 +24,12 @@ int register_before_address(const ZydisDecodedInstruction *in) {
   return in->mnemonic == ZYDIS_MNEMONIC_XCHG || in->mnemonic == ZYDIS_MNEMONIC_XADD;
 }
 
+int merges_into_destination(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op) {
+  return in->encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY && op->id == 0 && op->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+         ZydisRegisterGetClass(op->reg.value) == ZYDIS_REGCLASS_XMM && op->size < 128 &&
+         (op->actions & ZYDIS_OPERAND_ACTION_WRITE);
+}
+
 uint64_t llvm_immediate_value(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op) {
   uint64_t value = op->imm.value.u;
   if (!op->imm.is_signed || op->imm.is_relative) return value;

@@ -19,6 +19,11 @@ void llvm_memory_effects(const ZydisDecodedInstruction *in, int *loads, int *sto
  * as LLVM's operand order (value, address) does. */
 int register_before_address(const ZydisDecodedInstruction *in);
 
+/* True if a legacy SSE instruction writes only part of its XMM destination
+ * (MOVHPS, MOVLHPS, RCPSS, CVTSD2SS...): the rest keeps its old value, so the
+ * destination is read too (LLVM ties it to a source). */
+int merges_into_destination(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op);
+
 /* An immediate as LLVM's disassembler stores it (two's complement uint64). */
 uint64_t llvm_immediate_value(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *op);
 

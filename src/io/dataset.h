@@ -100,13 +100,13 @@ typedef struct {
    * values[value_offset[l] .. value_offset[l+1]) (empty = label absent).
    * After MEAN/MIN/FIRST a list has 0 or 1 value; RANDOM keeps all. */
   int64_t *value_offset; /* [num_blocks*num_tasks + 1] */
-  float *values;
+  double *values;
   /* seq2seq: prefix lists of (block, task) are lists
    * prefix_first[block] + task*I + j, j = 0..I-1 (I = num_instructions),
    * each a range prefix_value_offset[..] of prefix_values. Only when has_deltas. */
   int64_t *prefix_first;        /* [num_blocks] */
   int64_t *prefix_value_offset; /* [total prefix lists + 1] */
-  float *prefix_values;
+  double *prefix_values;
 
   /* DATASET_PREDICT: each record's exact bytes, record i =
    * raw[raw_offset[i] .. raw_offset[i+1]). NULL otherwise. */

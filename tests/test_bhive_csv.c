@@ -9,6 +9,7 @@
 #include "io/bhive_import.h"
 #include "io/block_io.h"
 #include "testing.h"
+#include "x86/canonicalize.h"
 
 static BhiveCsvColumns default_cols = {0, 1};
 
@@ -167,8 +168,37 @@ static void test_merge(void) {
   bhive_import_free(&imp);
 }
 
+/* With the real canonicalizer: machine code, addresses and canonical form
+ * are stored (spec §1.4 step 5), for the block of spec §3.7. */
+static void test_real_decoder(void) {
+  BhiveImport imp;
+  bhive_import_init(&imp, x86_canonicalize_block);
+  imp.base_address = 0x1000;
+  int src = bhive_import_source(&imp, "bhive: test");
+  const char *csv = "4829d38b44246c8b54246848c1fb034829d04839c3,250\n0f0b0f,1\n";
+  bhive_import_text(&imp, "t.csv", csv, strlen(csv), src);
+  CHECK(imp.kind_count[BHIVE_UNDECODABLE] == 1);
+  CHECK(bhive_import_num_records(&imp) == 1);
+  Gematria__BasicBlockWithThroughputProto *r = unpack_record(&imp, 0);
+  CHECK(r && r->basic_block);
+  if (r && r->basic_block) {
+    Gematria__BasicBlockProto *b = r->basic_block;
+    CHECK(b->n_canonicalized_instructions == 6 && b->n_machine_instructions == 6);
+    if (b->n_machine_instructions == 6) {
+      CHECK(b->machine_instructions[0]->address == 0x1000);
+      CHECK(b->machine_instructions[1]->address == 0x1003); /* after the 3-byte SUB */
+      CHECK(b->machine_instructions[1]->machine_code.len == 4);
+      CHECK(!strcmp(b->canonicalized_instructions[5]->mnemonic, "CMP"));
+    }
+    CHECK(r->n_inverse_throughputs == 1 && r->inverse_throughputs[0]->inverse_throughput_cycles[0] == 250.0);
+  }
+  block_record_free(r);
+  bhive_import_free(&imp);
+}
+
 int main(void) {
   test_lines();
   test_merge();
+  test_real_decoder();
   return test_summary("test_bhive_csv");
 }

@@ -1,7 +1,517 @@
+/* granite bench: training and prediction speed, latency and memory on real
+ * blocks, as blocks/s and as a fraction of the machine's FP32 peak
+ * (DESIGN.md "Speed"; FLOPs of the reference model, spec §7). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/bench_measure.h"
 #include "cli/commands.h"
+#include "cli/flags_simple.h"
+#include "io/dataset.h"
+#include "io/vocab.h"
+#include "train/flops.h"
 #include "util/common.h"
+#include "util/machine.h"
+
+#define MAX_CONFIGS 4
+#define MAX_THREAD_COUNTS 8
+
+/* Spec §3.7 worked example without its last instruction: 5 instructions
+ * (sub, mov, mov, sar, sub), the block the latency is measured on. */
+static const char LATENCY_BLOCK_HEX[] = "4829d38b44246c8b54246848c1fb034829d0";
+
+typedef struct {
+  const char *name;
+  GraniteConfig cfg;
+  struct {
+    int threads;
+    PhaseResult train, predict;
+    bool has_train, has_predict;
+  } runs[MAX_THREAD_COUNTS];
+  int num_runs;
+  LatencyResult latency;
+  bool has_latency;
+  size_t num_params;
+} ConfigResult;
+
+static void config_default(GraniteConfig *c, int vocab_size, int num_tasks) {
+  granite_config_default(c);
+  c->vocab_size = vocab_size;
+  c->num_tasks = num_tasks;
+}
+
+/* Models 8/9 of the reference training log: embeddings 256, update layers
+ * 256, task readout layers 256, K = 8 (spec §4.8). */
+static void config_256(GraniteConfig *c, int vocab_size, int num_tasks) {
+  config_default(c, vocab_size, num_tasks);
+  c->node_embedding_size = c->edge_embedding_size = c->global_embedding_size = 256;
+  c->node_update_layers[0] = c->edge_update_layers[0] = c->global_update_layers[0] = 256;
+  c->num_node_update_layers = c->num_edge_update_layers = c->num_global_update_layers = 1;
+  c->task_readout_layers[0] = 256;
+  c->num_task_readout_layers = 1;
+}
+
+/* Runs this same granite binary with args (a sub-command); 0 on exit 0. */
+static int run_self(char *const *args) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) {
+    gr_error("bench: cannot find the granite binary (/proc/self/exe)");
+    return -1;
+  }
+  exe[n] = 0;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    gr_error("bench: fork: %s", strerror(errno));
+    return -1;
+  }
+  if (pid == 0) {
+    char *argv[16];
+    int k = 0;
+    argv[k++] = exe;
+    for (int i = 0; args[i] && k < 15; i++) argv[k++] = args[i];
+    argv[k] = NULL;
+    execv(exe, argv);
+    _exit(127);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    gr_error("bench: 'granite %s' failed", args[0]);
+    return -1;
+  }
+  return 0;
+}
+
+static bool file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+/* A cached product is fresh if it is newer than its source. */
+static bool fresh(const char *product, const char *source) {
+  struct stat a, b;
+  if (stat(product, &a) != 0 || stat(source, &b) != 0) return false;
+  return a.st_mtime >= b.st_mtime;
+}
+
+static const char *base_name(const char *path) {
+  const char *s = strrchr(path, '/');
+  return s ? s + 1 : path;
+}
+
+/* The default data: the shared BHive/llvm-mca blocks when present, else the
+ * bundled sample. */
+static const char *default_csv(void) {
+  static char path[PATH_MAX];
+  const char *env = getenv("GRANITE_SHARED_DATA");
+  const char *dirs[] = {env, "../shared/data", "/work/shared/data"};
+  for (size_t i = 0; i < ARRAY_LEN(dirs); i++) {
+    if (!dirs[i]) continue;
+    snprintf(path, sizeof path, "%s/bhive-mca/skylake.csv", dirs[i]);
+    if (file_exists(path)) return path;
+  }
+  return NULL;
+}
+
+static int prepare_inputs(StrList *inputs, const char *csv, const char *cache_dir, char **tokens) {
+  static char imported[PATH_MAX + 64], vocab[PATH_MAX + 64];
+  if (inputs->n == 0) {
+    if (!csv) csv = default_csv();
+    if (csv) {
+      mkdir(cache_dir, 0777);
+      snprintf(imported, sizeof imported, "%s/%s.tfrecord", cache_dir, base_name(csv));
+      if (!fresh(imported, csv)) {
+        fprintf(stderr, "bench: importing %s -> %s\n", csv, imported);
+        char *args[] = {"import-bhive", "--quiet", "--output", imported, (char *)csv, NULL};
+        if (run_self(args) != 0) return -1;
+      }
+      str_list_push(inputs, imported);
+    } else if (file_exists("data/sample/sample.tfrecord")) {
+      str_list_push(inputs, "data/sample/sample.tfrecord");
+    } else {
+      gr_error("bench: no input: give --input FILE.tfrecord or --csv FILE.csv "
+               "(neither shared/data/bhive-mca nor data/sample/sample.tfrecord was found)");
+      return -1;
+    }
+  }
+  if (!*tokens) {
+    mkdir(cache_dir, 0777);
+    snprintf(vocab, sizeof vocab, "%s/%s.vocab", cache_dir, base_name(inputs->items[0]));
+    if (inputs->n > 1 || !fresh(vocab, inputs->items[0])) {
+      char *args[16] = {"tokens", "--quiet", "--output", vocab};
+      int k = 4;
+      for (int i = 0; i < inputs->n && k < 15; i++) args[k++] = inputs->items[i];
+      args[k] = NULL;
+      if (run_self(args) != 0) return -1;
+    }
+    *tokens = vocab;
+  }
+  return 0;
+}
+
+/* --dump-graphs: the graphs the benchmark trains on, one JSON object a line. */
+static int dump_graphs(const Dataset *ds, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    gr_error("bench: cannot write %s: %s", path, strerror(errno));
+    return -1;
+  }
+  float labels[GRANITE_MAX_TASKS];
+  uint8_t mask[GRANITE_MAX_TASKS];
+  for (int i = 0; i < ds->num_blocks; i++) {
+    if (!ds->valid[i]) continue;
+    BlockGraph g;
+    dataset_graph(ds, i, &g);
+    dataset_block_labels(ds, i, NULL, labels, mask, NULL, NULL);
+    fputs("{\"node_tokens\": [", f);
+    for (int j = 0; j < g.num_nodes; j++) fprintf(f, "%s%d", j ? ", " : "", g.node_tokens[j]);
+    fputs("], \"edge_types\": [", f);
+    for (int j = 0; j < g.num_edges; j++) fprintf(f, "%s%d", j ? ", " : "", g.edge_types[j]);
+    fputs("], \"senders\": [", f);
+    for (int j = 0; j < g.num_edges; j++) fprintf(f, "%s%d", j ? ", " : "", g.senders[j]);
+    fputs("], \"receivers\": [", f);
+    for (int j = 0; j < g.num_edges; j++) fprintf(f, "%s%d", j ? ", " : "", g.receivers[j]);
+    fputs("], \"instruction_node_mask\": [", f);
+    for (int j = 0; j < g.num_nodes; j++)
+      fprintf(f, "%s%d", j ? ", " : "", g.node_types[j] == NODE_INSTRUCTION);
+    fputs("], \"throughput\": [", f);
+    for (int t = 0; t < ds->num_tasks; t++) {
+      if (mask[t])
+        fprintf(f, "%s%.9g", t ? ", " : "", labels[t]);
+      else
+        fprintf(f, "%snull", t ? ", " : "");
+    }
+    fputs("]}\n", f);
+  }
+  if (fclose(f) != 0) {
+    gr_error("bench: error writing %s", path);
+    return -1;
+  }
+  return 0;
+}
+
+/* "1,2" -> counts; "all" means every core. */
+static int parse_threads(const char *text, int cores, int *out) {
+  int n = 0;
+  const char *p = text;
+  while (*p && n < MAX_THREAD_COUNTS) {
+    char *end;
+    long v;
+    if (!strncmp(p, "all", 3)) {
+      v = cores;
+      end = (char *)p + 3;
+    } else {
+      v = strtol(p, &end, 10);
+    }
+    if (end == p || v < 1 || v > 1024 || (*end && *end != ',')) {
+      gr_error("bench: --threads=%s: expected comma-separated counts like 1,2 or all", text);
+      return -1;
+    }
+    out[n++] = (int)v;
+    p = *end ? end + 1 : end;
+  }
+  return n;
+}
+
+static double gflops(const PhaseResult *r) { return r->seconds > 0 ? r->flops / r->seconds * 1e-9 : 0; }
+
+static void print_phase_row(FILE *out, const char *cfg, int threads, const char *what, const PhaseResult *r,
+                            double peak) {
+  double g = gflops(r);
+  double blocks = r->seconds > 0 ? r->blocks / r->seconds : 0;
+  double steps = r->seconds > 0 ? r->steps / r->seconds : 0;
+  double fwd = r->t_forward / r->seconds * 100, bwd = r->t_backward / r->seconds * 100,
+         upd = r->t_update / r->seconds * 100, bat = r->t_batch / r->seconds * 100;
+  fprintf(out, "%-8s %7d  %-8s %10.0f %9.2f %9.1f %6.1f%%  %5.0f%%/%3.0f%%/%3.0f%%/%3.0f%%  %8.0f\n", cfg, threads,
+          what, blocks, steps, g, peak > 0 ? g / peak * 100 : 0, bat, fwd, bwd, upd, r->peak_rss_mib);
+}
+
+static void json_phase(FILE *f, const char *name, const PhaseResult *r, double peak) {
+  double g = gflops(r);
+  fprintf(f,
+          "\"%s\": {\"steps\": %d, \"seconds\": %.6f, \"blocks\": %.0f, \"instructions\": %.0f, "
+          "\"nodes\": %.0f, \"edges\": %.0f, \"blocks_per_s\": %.3f, \"steps_per_s\": %.4f, "
+          "\"flops\": %.6g, \"gflops_per_s\": %.3f, \"fraction_of_peak\": %.4f, "
+          "\"seconds_batch\": %.6f, \"seconds_forward\": %.6f, \"seconds_backward\": %.6f, "
+          "\"seconds_update\": %.6f, \"peak_rss_mib\": %.1f}",
+          name, r->steps, r->seconds, r->blocks, r->instructions, r->nodes, r->edges,
+          r->seconds > 0 ? r->blocks / r->seconds : 0, r->seconds > 0 ? r->steps / r->seconds : 0, r->flops, g,
+          peak > 0 ? g / peak : 0, r->t_batch, r->t_forward, r->t_backward, r->t_update, r->peak_rss_mib);
+}
+
+static void json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') fputc('\\', f);
+    if ((unsigned char)*s >= 0x20) fputc(*s, f);
+  }
+  fputc('"', f);
+}
 
 int cmd_bench(int argc, char **argv) {
-  gr_error("%s: not implemented yet", argv[0]);
-  return 1;
+  StrList inputs = {0};
+  char *csv = NULL, *tokens = NULL, *configs = "default,256", *threads_text = NULL, *json = NULL;
+  char *dump = NULL, *cache_dir = "/tmp/granite-bench";
+  double seconds = 4.0;
+  int max_steps = 100000, warmup = 2, max_blocks = 100, max_instructions = 1000000, predict_batch = 1000;
+  int latency_calls = 2000, skip_train = 0, skip_predict = 0, skip_latency = 0, skip_sgemm = 0;
+  uint64_t seed = 123456789;
+  FlagSpec flags[] = {
+      {"input|gematria_input_file", FLAG_LIST, &inputs, "FILE.tfrecord",
+       "blocks to train and predict on (repeatable); default: shared/data/bhive-mca/skylake.csv "
+       "imported with import-bhive (cached), else data/sample/sample.tfrecord"},
+      {"csv", FLAG_STRING, &csv, "FILE.csv", "a BHive CSV to import and use instead of the default"},
+      {"tokens|gematria_tokens_file", FLAG_STRING, &tokens, "FILE",
+       "vocabulary; default: the tokens of the input (granite tokens, cached)"},
+      {"cache-dir", FLAG_STRING, &cache_dir, "DIR", "where imported data and vocabularies are cached "
+                                                     "(default /tmp/granite-bench)"},
+      {"configs", FLAG_STRING, &configs, "LIST",
+       "model configurations, comma-separated: default (spec §4.8) and/or 256 (Models 8/9 of the "
+       "reference log: N=E=G=256, update layers 256, task readout layers 256, K=8); default both"},
+      {"threads", FLAG_STRING, &threads_text, "LIST",
+       "thread counts to compare, e.g. 1,2 or all (default: 1,all)"},
+      {"seconds", FLAG_DOUBLE, &seconds, "S", "time to spend on each training / prediction measurement (default 4)"},
+      {"steps", FLAG_INT, &max_steps, "N", "at most N timed steps (batches) per measurement"},
+      {"warmup", FLAG_INT, &warmup, "N", "untimed steps before each measurement (default 2)"},
+      {"max-blocks|gematria_max_blocks_in_batch", FLAG_INT, &max_blocks, "N",
+       "blocks per training batch (default 100, as the reference log)"},
+      {"max-instructions|gematria_max_instructions_in_batch", FLAG_INT, &max_instructions, "N",
+       "instructions per batch cap (default 1000000)"},
+      {"predict-batch", FLAG_INT, &predict_batch, "N", "blocks per prediction batch (default 1000)"},
+      {"latency-calls", FLAG_INT, &latency_calls, "N", "single-block predictions timed (default 2000)"},
+      {"seed", FLAG_UINT64, &seed, "N", "random seed of parameters and batches"},
+      {"json", FLAG_STRING, &json, "FILE", "also write the results as JSON to FILE ('--json' alone or "
+                                           "'--json -': to stdout, the table then goes to stderr)"},
+      {"dump-graphs", FLAG_STRING, &dump, "FILE.jsonl",
+       "write the graphs benchmarked on, one block per line, and print the vocabulary size"},
+      {"skip-train", FLAG_BOOL, &skip_train, NULL, "no training measurement"},
+      {"skip-predict", FLAG_BOOL, &skip_predict, NULL, "no prediction measurement"},
+      {"skip-latency", FLAG_BOOL, &skip_latency, NULL, "no single-block latency measurement"},
+      {"skip-sgemm", FLAG_BOOL, &skip_sgemm, NULL, "no OpenBLAS sgemm reference measurement"},
+  };
+  FlagTable table = {
+      "bench", "[flags]",
+      "Measures, for each model configuration and thread count: training (randomized batches\n"
+      "of --max-blocks blocks, forward + backward + Adam) and batched prediction in blocks/s,\n"
+      "steps/s and GFLOP/s; single-block prediction latency (one thread); peak memory (RSS).\n"
+      "FLOPs are those the reference model defines for the actual batches (spec §7: un-split\n"
+      "first layers, dense histogram encoder, backward = 2x the matmuls, Adam 12/param),\n"
+      "shown as a fraction of the FP32 peak (cores x FMA units x SIMD lanes x 2 x clock) and\n"
+      "next to the sgemm rate OpenBLAS reaches on this machine.",
+      flags, (int)ARRAY_LEN(flags), NULL};
+  /* "--json" with no value means stdout */
+  char **args = xmalloc((size_t)(argc + 1) * sizeof *args);
+  for (int i = 0; i < argc; i++) {
+    args[i] = argv[i];
+    if (!strcmp(argv[i], "--json") && (i + 1 == argc || !strncmp(argv[i + 1], "--", 2))) args[i] = "--json=-";
+  }
+  args[argc] = NULL;
+  int st = flags_parse(&table, argc, args);
+  free(args);
+  if (st) return st == 1 ? 0 : 2;
+
+  MachinePeak mp;
+  machine_detect_peak(&mp);
+  int thread_counts[MAX_THREAD_COUNTS], num_thread_counts;
+  if (threads_text) {
+    num_thread_counts = parse_threads(threads_text, mp.cores, thread_counts);
+    if (num_thread_counts < 0) return 2;
+  } else {
+    thread_counts[0] = 1;
+    thread_counts[1] = mp.cores;
+    num_thread_counts = mp.cores > 1 ? 2 : 1;
+  }
+  if (max_blocks < 1 || predict_batch < 1 || seconds < 0 || latency_calls < 1) {
+    gr_error("bench: --max-blocks, --predict-batch, --latency-calls must be >= 1 and --seconds >= 0");
+    return 2;
+  }
+  FILE *out = json && !strcmp(json, "-") ? stderr : stdout;
+
+  /* --- data --- */
+  if (prepare_inputs(&inputs, csv, cache_dir, &tokens) != 0) return 1;
+  Vocab vocab;
+  if (vocab_load(&vocab, tokens) != 0) return 1;
+  GraphOptions gopts;
+  if (graph_options_init(&gopts, &vocab, "_UNKNOWN_") != 0) return 1;
+  DatasetOptions dopts;
+  dataset_options_init(&dopts, &gopts);
+  dopts.drop_invalid = true;
+  dopts.quiet = true;
+  double rss_before = machine_rss_mib(), t0 = now_seconds();
+  Dataset ds;
+  if (dataset_load(&ds, (const char *const *)inputs.items, inputs.n, &dopts) != 0) return 1;
+  double load_seconds = now_seconds() - t0, rss_data = machine_rss_mib();
+  long total_nodes = (long)ds.node_offset[ds.num_blocks], total_edges = (long)ds.edge_offset[ds.num_blocks];
+  fprintf(out, "data: %s (%d blocks, %ld instructions, %.2f nodes and %.2f edges per instruction, %d tasks; "
+               "%ld dropped), vocabulary %d tokens; loaded in %.1f s, %.0f MiB resident\n",
+          inputs.items[0], ds.num_blocks, ds.total_instructions,
+          ds.total_instructions ? (double)total_nodes / ds.total_instructions : 0,
+          ds.total_instructions ? (double)total_edges / ds.total_instructions : 0, ds.num_tasks,
+          ds.num_dropped_invalid + ds.num_dropped_no_label, vocab.size, load_seconds, rss_data - rss_before);
+  if (ds.num_blocks == 0) {
+    gr_error("bench: %s: no usable block", inputs.items[0]);
+    return 1;
+  }
+  if (dump) {
+    if (dump_graphs(&ds, dump) != 0) return 1;
+    fprintf(out, "graphs written to %s (vocabulary size %d)\n", dump, vocab.size);
+  }
+
+  /* --- machine and the sgemm reference --- */
+  char desc[256];
+  machine_describe_peak(&mp, mp.cores, desc, sizeof desc);
+  fprintf(out, "machine: %s, %d cores; FP32 peak: %s\n", mp.cpu_name, mp.cores, desc);
+  double sgemm[MAX_THREAD_COUNTS] = {0};
+  const int SG_M = 2000, SG_N = 256, SG_K = 256;
+  if (!skip_sgemm)
+    for (int i = 0; i < num_thread_counts; i++) {
+      bench_set_threads(thread_counts[i]);
+      sgemm[i] = bench_sgemm_gflops(SG_M, SG_N, SG_K, 1.0);
+      double peak = machine_peak_for_threads(&mp, thread_counts[i]);
+      fprintf(out, "achievable: OpenBLAS sgemm %dx%dx%d, %d thread%s: %.0f GFLOP/s = %.0f%% of peak\n", SG_M, SG_N,
+              SG_K, thread_counts[i], thread_counts[i] == 1 ? "" : "s", sgemm[i], sgemm[i] / peak * 100);
+    }
+
+  /* --- per configuration --- */
+  ConfigResult results[MAX_CONFIGS];
+  int num_results = 0;
+  char *cfg_list = xstrdup(configs);
+  int rc = 0;
+  for (char *save = NULL, *name = strtok_r(cfg_list, ",", &save); name && rc == 0;
+       name = strtok_r(NULL, ",", &save)) {
+    if (num_results == MAX_CONFIGS) break;
+    ConfigResult *cr = &results[num_results];
+    memset(cr, 0, sizeof *cr);
+    if (!strcmp(name, "default")) {
+      cr->name = "default";
+      config_default(&cr->cfg, vocab.size, ds.num_tasks);
+    } else if (!strcmp(name, "256")) {
+      cr->name = "256";
+      config_256(&cr->cfg, vocab.size, ds.num_tasks);
+    } else {
+      gr_error("bench: --configs: unknown configuration '%s' (default, 256)", name);
+      rc = 2;
+      break;
+    }
+    num_results++;
+    GraniteModel model;
+    if (granite_model_create(&model, &cr->cfg) != 0) {
+      rc = 1;
+      break;
+    }
+    granite_model_init_params(&model, seed);
+    cr->num_params = model.num_params;
+    PhaseOptions train_opts = {max_blocks, max_instructions, warmup, max_steps, seconds, 3, seed};
+    PhaseOptions predict_opts = {predict_batch, max_instructions, 1, max_steps, seconds, 2, seed};
+    for (int i = 0; i < num_thread_counts && rc == 0; i++) {
+      int t = thread_counts[i];
+      bench_set_threads(t);
+      cr->runs[cr->num_runs].threads = t;
+      if (!skip_train) {
+        if (bench_train(&model, &ds, &train_opts, &cr->runs[cr->num_runs].train) != 0) rc = 1;
+        cr->runs[cr->num_runs].has_train = rc == 0;
+      }
+      if (!skip_predict && rc == 0) {
+        bench_predict(&model, &ds, &predict_opts, &cr->runs[cr->num_runs].predict);
+        cr->runs[cr->num_runs].has_predict = true;
+      }
+      cr->num_runs++;
+    }
+    if (!skip_latency && rc == 0) {
+      bench_set_threads(1);
+      uint8_t code[sizeof LATENCY_BLOCK_HEX / 2];
+      size_t len = strlen(LATENCY_BLOCK_HEX) / 2;
+      for (size_t k = 0; k < len; k++) sscanf(LATENCY_BLOCK_HEX + 2 * k, "%2hhx", &code[k]);
+      if (bench_latency(&model, &gopts, code, len, latency_calls, &cr->latency) == 0) cr->has_latency = true;
+    }
+    granite_model_destroy(&model);
+  }
+  free(cfg_list);
+
+  /* --- report --- */
+  fprintf(out, "\n%-8s %7s  %-8s %10s %9s %9s %7s  %-22s  %8s\n", "config", "threads", "phase", "blocks/s",
+          "steps/s", "GFLOP/s", "%peak", "time: batch/fwd/bwd/upd", "RSS MiB");
+  for (int c = 0; c < num_results; c++)
+    for (int i = 0; i < results[c].num_runs; i++) {
+      int t = results[c].runs[i].threads;
+      double peak = machine_peak_for_threads(&mp, t);
+      if (results[c].runs[i].has_train)
+        print_phase_row(out, results[c].name, t, "train", &results[c].runs[i].train, peak);
+      if (results[c].runs[i].has_predict)
+        print_phase_row(out, results[c].name, t, "predict", &results[c].runs[i].predict, peak);
+    }
+  for (int c = 0; c < num_results; c++)
+    if (results[c].has_latency)
+      fprintf(out, "latency %-8s 1 thread, one %d-instruction block (bytes -> prediction): median %.3f ms "
+                   "(p10 %.3f, p90 %.3f, %d calls)\n",
+              results[c].name, results[c].latency.num_instructions, results[c].latency.median_ms,
+              results[c].latency.p10_ms, results[c].latency.p90_ms, results[c].latency.calls);
+  fprintf(out, "train: %d-block randomized batches; predict: %d-block batches; FLOPs of the reference model "
+               "(spec §7); %%peak against the peak of the threads used; RSS = peak of the phase incl. the "
+               "loaded data set\n",
+          max_blocks, predict_batch);
+
+  if (json) {
+    FILE *jf = strcmp(json, "-") ? fopen(json, "w") : stdout;
+    if (!jf) {
+      gr_error("bench: cannot write %s: %s", json, strerror(errno));
+      return 1;
+    }
+    fprintf(jf, "{\"machine\": {\"cpu\": ");
+    json_string(jf, mp.cpu_name);
+    fprintf(jf, ", \"cores\": %d, \"ghz\": %.4f, \"isa\": \"%s\", \"simd_lanes\": %d, \"fma_units_assumed\": %d, "
+                "\"peak_gflops\": %.2f, \"peak_gflops_per_core\": %.2f, \"derivation\": ",
+            mp.cores, mp.ghz, mp.isa, mp.simd_lanes, mp.fma_units, mp.peak_gflops, mp.core_gflops);
+    json_string(jf, desc);
+    fprintf(jf, "},\n \"sgemm\": [");
+    for (int i = 0; i < num_thread_counts && !skip_sgemm; i++)
+      fprintf(jf, "%s{\"threads\": %d, \"m\": %d, \"n\": %d, \"k\": %d, \"gflops_per_s\": %.2f}", i ? ", " : "",
+              thread_counts[i], SG_M, SG_N, SG_K, sgemm[i]);
+    fprintf(jf, "],\n \"data\": {\"input\": ");
+    json_string(jf, inputs.items[0]);
+    fprintf(jf, ", \"blocks\": %d, \"instructions\": %ld, \"nodes\": %ld, \"edges\": %ld, \"vocab_size\": %d, "
+                "\"tasks\": %d, \"load_seconds\": %.3f, \"rss_mib\": %.1f},\n \"results\": [",
+            ds.num_blocks, ds.total_instructions, total_nodes, total_edges, vocab.size, ds.num_tasks,
+            load_seconds, rss_data - rss_before);
+    for (int c = 0; c < num_results; c++) {
+      const ConfigResult *cr = &results[c];
+      fprintf(jf, "%s\n  {\"config\": \"%s\", \"params\": %zu, \"runs\": [", c ? "," : "", cr->name, cr->num_params);
+      for (int i = 0; i < cr->num_runs; i++) {
+        double peak = machine_peak_for_threads(&mp, cr->runs[i].threads);
+        fprintf(jf, "%s{\"threads\": %d, \"peak_gflops\": %.2f", i ? ", " : "", cr->runs[i].threads, peak);
+        if (cr->runs[i].has_train) {
+          fputs(", ", jf);
+          json_phase(jf, "train", &cr->runs[i].train, peak);
+        }
+        if (cr->runs[i].has_predict) {
+          fputs(", ", jf);
+          json_phase(jf, "predict", &cr->runs[i].predict, peak);
+        }
+        fputs("}", jf);
+      }
+      fputs("]", jf);
+      if (cr->has_latency)
+        fprintf(jf, ", \"latency\": {\"threads\": 1, \"instructions\": %d, \"calls\": %d, \"median_ms\": %.5f, "
+                    "\"p10_ms\": %.5f, \"p90_ms\": %.5f, \"min_ms\": %.5f}",
+                cr->latency.num_instructions, cr->latency.calls, cr->latency.median_ms, cr->latency.p10_ms,
+                cr->latency.p90_ms, cr->latency.min_ms);
+      fputs("}", jf);
+    }
+    fputs("\n]}\n", jf);
+    if (jf != stdout && fclose(jf) != 0) {
+      gr_error("bench: error writing %s", json);
+      rc = 1;
+    }
+  }
+  dataset_free(&ds);
+  vocab_free(&vocab);
+  return rc;
 }

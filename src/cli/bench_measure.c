@@ -1,0 +1,240 @@
+#include "cli/bench_measure.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/flops.h"
+#include "train/optimizer.h"
+#include "util/common.h"
+#include "util/machine.h"
+#include "x86/canonicalize.h"
+
+void bench_set_threads(int threads) {
+  omp_set_num_threads(threads);
+  openblas_set_num_threads(threads);
+}
+
+static void add_batch_sizes(PhaseResult *r, const Batch *b) {
+  r->blocks += b->num_blocks;
+  r->instructions += b->num_instructions;
+  r->nodes += b->num_nodes;
+  r->edges += b->num_edges;
+}
+
+static bool phase_done(const PhaseOptions *o, const PhaseResult *r) {
+  if (r->steps >= o->max_steps) return true;
+  return r->steps >= o->min_steps && r->seconds >= o->seconds;
+}
+
+/* dLoss/dprediction of a masked mean squared error: enough to drive a real
+ * backward pass (the loss itself does not change the cost of a step). */
+static void mse_gradient(const Batch *b, const float *pred, float *d, int T) {
+  int count = 0;
+  for (int i = 0; i < b->num_blocks * T; i++) count += b->label_mask[i] != 0;
+  float scale = count ? 2.0f / count : 0.0f;
+  for (int i = 0; i < b->num_blocks * T; i++)
+    d[i] = b->label_mask[i] ? scale * (pred[i] - b->labels[i]) : 0.0f;
+}
+
+int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, PhaseResult *r) {
+  memset(r, 0, sizeof *r);
+  machine_reset_peak_rss();
+  const int T = m->cfg.num_tasks;
+  Sampler s;
+  sampler_init(&s, ds, NULL, 0, SAMPLER_RANDOM, o->max_blocks, o->max_instructions, o->seed);
+  int32_t *ids = xmalloc((size_t)sampler_max_batch(&s) * sizeof *ids);
+  Batch b;
+  batch_init(&b, ds->num_tasks);
+  Optimizer opt;
+  optimizer_init(&opt, OPTIMIZER_ADAM, m->num_params);
+  Rng label_rng;
+  rng_seed(&label_rng, o->seed ^ 0x5eed);
+  float *out = NULL, *pred = NULL, *dout = NULL, *dblock = NULL;
+  size_t cap_out = 0, cap_pred = 0, cap_dout = 0, cap_dblock = 0;
+  int rc = 0;
+  for (int step = 0; !phase_done(o, r); step++) {
+    bool timed = step >= o->warmup_steps;
+    double t0 = now_seconds();
+    int k = sampler_next(&s, ids);
+    if (k == 0) {
+      gr_error("bench: no block fits a batch of %d blocks / %d instructions", o->max_blocks,
+               o->max_instructions);
+      rc = -1;
+      break;
+    }
+    dataset_fill_batch(ds, ids, k, &b, &label_rng);
+    int R = granite_output_rows(m, &b);
+    grow_array((void **)&out, &cap_out, (size_t)R * T, sizeof *out);
+    grow_array((void **)&dout, &cap_dout, (size_t)R * T, sizeof *dout);
+    grow_array((void **)&pred, &cap_pred, (size_t)b.num_blocks * T, sizeof *pred);
+    grow_array((void **)&dblock, &cap_dblock, (size_t)b.num_blocks * T, sizeof *dblock);
+    double t1 = now_seconds();
+    granite_forward(m, &b, out, pred);
+    double t2 = now_seconds();
+    mse_gradient(&b, pred, dblock, T);
+    granite_block_grad_to_outputs(m, &b, dblock, dout);
+    memset(m->grads, 0, m->num_params * sizeof *m->grads);
+    granite_backward(m, &b, dout);
+    double t3 = now_seconds();
+    optimizer_update(&opt, m->params, m->grads, 1e-4f);
+    double t4 = now_seconds();
+    if (!timed) continue;
+    r->steps++;
+    r->seconds += t4 - t0;
+    r->t_batch += t1 - t0;
+    r->t_forward += t2 - t1;
+    r->t_backward += t3 - t2;
+    r->t_update += t4 - t3;
+    add_batch_sizes(r, &b);
+    FlopCount f;
+    flops_count_batch(&f, &m->cfg, &b, (double)m->num_params);
+    r->flops += f.train_step;
+  }
+  r->peak_rss_mib = machine_peak_rss_mib();
+  free(out);
+  free(pred);
+  free(dout);
+  free(dblock);
+  free(ids);
+  optimizer_free(&opt);
+  batch_free(&b);
+  sampler_free(&s);
+  return rc;
+}
+
+int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, PhaseResult *r) {
+  memset(r, 0, sizeof *r);
+  machine_reset_peak_rss();
+  const int T = m->cfg.num_tasks;
+  Sampler s;
+  sampler_init(&s, ds, NULL, 0, SAMPLER_ONCE, o->max_blocks, o->max_instructions, o->seed);
+  int32_t *ids = xmalloc((size_t)sampler_max_batch(&s) * sizeof *ids);
+  Batch b;
+  batch_init(&b, ds->num_tasks);
+  float *out = NULL, *pred = NULL;
+  size_t cap_out = 0, cap_pred = 0;
+  for (int step = 0; !phase_done(o, r); step++) {
+    double t0 = now_seconds();
+    int k = sampler_next(&s, ids);
+    if (k == 0) { /* end of the file: go round again */
+      sampler_free(&s);
+      sampler_init(&s, ds, NULL, 0, SAMPLER_ONCE, o->max_blocks, o->max_instructions, o->seed);
+      k = sampler_next(&s, ids);
+      if (k == 0) break;
+    }
+    dataset_fill_batch(ds, ids, k, &b, NULL);
+    int R = granite_output_rows(m, &b);
+    grow_array((void **)&out, &cap_out, (size_t)R * T, sizeof *out);
+    grow_array((void **)&pred, &cap_pred, (size_t)b.num_blocks * T, sizeof *pred);
+    double t1 = now_seconds();
+    granite_forward(m, &b, out, pred);
+    double t2 = now_seconds();
+    if (step < o->warmup_steps) continue;
+    r->steps++;
+    r->seconds += t2 - t0;
+    r->t_batch += t1 - t0;
+    r->t_forward += t2 - t1;
+    add_batch_sizes(r, &b);
+    FlopCount f;
+    flops_count_batch(&f, &m->cfg, &b, (double)m->num_params);
+    r->flops += f.forward;
+  }
+  r->peak_rss_mib = machine_peak_rss_mib();
+  free(out);
+  free(pred);
+  free(ids);
+  batch_free(&b);
+  sampler_free(&s);
+  return 0;
+}
+
+static int compare_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int bench_latency(GraniteModel *m, const GraphOptions *g, const uint8_t *code, size_t len, int calls,
+                  LatencyResult *r) {
+  memset(r, 0, sizeof *r);
+  if (calls < 1) calls = 1;
+  const int T = m->cfg.num_tasks;
+  Batch b;
+  batch_init(&b, T);
+  float labels[GRANITE_MAX_TASKS] = {0};
+  uint8_t mask[GRANITE_MAX_TASKS] = {0};
+  float *out = xcalloc(64 * (size_t)T, sizeof *out), pred[GRANITE_MAX_TASKS];
+  double *ms = xmalloc((size_t)calls * sizeof *ms);
+  int rc = 0;
+  for (int i = -3; i < calls && rc == 0; i++) { /* three untimed warm-up calls */
+    double t0 = now_seconds();
+    Gematria__BasicBlockProto block;
+    gematria__basic_block_proto__init(&block);
+    size_t bad = 0;
+    int n = x86_canonicalize_block(code, len, 0, &block, &bad);
+    if (n < 0) {
+      gr_error("bench: latency block does not decode at byte %zu", bad);
+      rc = -1;
+      break;
+    }
+    BlockGraph graph;
+    char err[200];
+    if (graph_build_block(&graph, &block, g, err, sizeof err) != 0) {
+      gr_error("bench: latency block rejected by the graph builder: %s", err);
+      x86_block_clear(&block);
+      rc = -1;
+      break;
+    }
+    batch_clear(&b);
+    batch_add(&b, &graph, labels, mask, NULL, NULL);
+    if (granite_output_rows(m, &b) > 64) {
+      gr_error("bench: latency block too long");
+      rc = -1;
+    } else {
+      granite_forward(m, &b, out, pred);
+    }
+    r->num_instructions = graph.num_instructions;
+    block_graph_free(&graph);
+    x86_block_clear(&block);
+    double t1 = now_seconds();
+    if (i >= 0) ms[i] = (t1 - t0) * 1e3;
+  }
+  if (rc == 0) {
+    qsort(ms, calls, sizeof *ms, compare_double);
+    r->calls = calls;
+    r->min_ms = ms[0];
+    r->median_ms = ms[calls / 2];
+    r->p10_ms = ms[calls / 10];
+    r->p90_ms = ms[(calls * 9) / 10];
+    r->prediction = pred[0];
+  }
+  free(ms);
+  free(out);
+  batch_free(&b);
+  return rc;
+}
+
+double bench_sgemm_gflops(int M, int N, int K, double seconds) {
+  float *a = xmalloc((size_t)M * K * sizeof *a), *bm = xmalloc((size_t)K * N * sizeof *bm);
+  float *c = xmalloc((size_t)M * N * sizeof *c);
+  for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)((i * 7919) % 1000) * 1e-3f;
+  for (size_t i = 0; i < (size_t)K * N; i++) bm[i] = (float)((i * 104729) % 1000) * 1e-3f;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, bm, N, 0.0f, c, N);
+  double best = 0, start = now_seconds();
+  int runs = 0;
+  while (runs < 3 || now_seconds() - start < seconds) {
+    double t0 = now_seconds();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, bm, N, 0.0f, c, N);
+    double dt = now_seconds() - t0;
+    double g = 2.0 * M * N * K / dt * 1e-9;
+    if (g > best) best = g;
+    runs++;
+    if (runs > 100000) break;
+  }
+  free(a);
+  free(bm);
+  free(c);
+  return best;
+}

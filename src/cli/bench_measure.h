@@ -1,0 +1,63 @@
+/* The measurements behind `granite bench`: training steps, batched
+ * prediction, single-block latency and an OpenBLAS sgemm reference, each
+ * timed on the caller's model and data with FLOPs counted by train/flops.h. */
+#ifndef GRANITE_CLI_BENCH_MEASURE_H
+#define GRANITE_CLI_BENCH_MEASURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph/graph.h"
+#include "io/dataset.h"
+#include "model/model.h"
+
+typedef struct {
+  int steps;          /* timed steps (after warm-up) */
+  double seconds;     /* wall time of the timed steps */
+  double blocks, instructions, nodes, edges; /* summed over timed steps */
+  double flops;       /* reference-model FLOPs of the timed steps (train step or forward) */
+  /* where the time went (seconds, summed) */
+  double t_batch, t_forward, t_backward, t_update;
+  double peak_rss_mib; /* high-water RSS during this phase */
+} PhaseResult;
+
+typedef struct {
+  int max_blocks;        /* --gematria_max_blocks_in_batch */
+  int max_instructions;  /* --gematria_max_instructions_in_batch */
+  int warmup_steps;
+  int max_steps;         /* stop after this many timed steps */
+  double seconds;        /* ... or once this much time has passed (at least min_steps) */
+  int min_steps;
+  uint64_t seed;
+} PhaseOptions;
+
+/* Randomized batches as in training (spec §5.6), forward + MSE gradient +
+ * backward + Adam update. 0, or -1 after an error line. */
+int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, PhaseResult *r);
+
+/* Sequential batches of at most o->max_blocks blocks (spec §5.6 prediction),
+ * forward only. */
+int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, PhaseResult *r);
+
+typedef struct {
+  int calls;
+  double median_ms, p10_ms, p90_ms, min_ms;
+  int num_instructions;
+  float prediction;
+} LatencyResult;
+
+/* Time of one prediction of `code` through the internal path (canonicalize
+ * bytes -> graph -> batch of one -> forward), median of `calls` calls on
+ * the calling thread. 0, or -1 after an error line (code does not decode or
+ * has an out-of-vocabulary token with no replacement). */
+int bench_latency(GraniteModel *m, const GraphOptions *g, const uint8_t *code, size_t len, int calls,
+                  LatencyResult *r);
+
+/* GFLOP/s of cblas_sgemm C[M,N] = A[M,K]·B[K,N], best of a few runs lasting
+ * about `seconds` in total, with the current thread count. */
+double bench_sgemm_gflops(int M, int N, int K, double seconds);
+
+/* Sets the thread count of OpenMP and OpenBLAS. */
+void bench_set_threads(int threads);
+
+#endif

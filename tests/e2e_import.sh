@@ -30,6 +30,13 @@ for tok in _ADDRESS_ _D_ _MEMORY_ _IMMEDIATE_ _NO_REGISTER_ _DISPLACEMENT_ RSP E
   grep -qx -- "$tok" "$T/vocab.txt" || fail "token $tok missing from the tokens file"
 done
 
+# Gematria's fixture: 56 tokens with the 7 structural ones (spec §9), none of them _UNKNOWN_
+FX=../shared/data/gematria-fixtures/basic_blocks_with_throughput.tfrecord
+if test -f $FX; then
+  "$G" tokens --output "$T/fx.txt" $FX 2> /dev/null
+  test "$(wc -l < "$T/fx.txt")" -eq 55 || fail "fixture tokens: expected 55, got $(wc -l < "$T/fx.txt")"
+fi
+
 # --- show: the spec §3.7 block ---
 B=4829d38b44246c8b54246848c1fb034829d04839c3
 "$G" show $B > "$T/show.txt"

@@ -109,7 +109,7 @@ void vocab_free(Vocab *v) {
 int vocab_write_tokens_file(const char *path, char **tokens, int n) {
   /* sort a copy of the pointers; the caller's array stays as it was */
   char **sorted = xmalloc(((size_t)n + 1) * sizeof *sorted);
-  memcpy(sorted, tokens, (size_t)n * sizeof *sorted);
+  if (n > 0) memcpy(sorted, tokens, (size_t)n * sizeof *sorted);
   qsort(sorted, (size_t)n, sizeof *sorted, compare_strings);
 
   size_t tmp_len = strlen(path) + 32;

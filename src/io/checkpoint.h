@@ -4,11 +4,13 @@
  *
  * File layout (little-endian):
  *   "GRNTCKPT" magic (8 bytes), u32 format version, u64 header length,
+ *   u64 total file length (so truncation is told apart from corruption),
  *   header: UTF-8 text, one "key=value" per line — every GraniteConfig field
  *     by name ("config.node_embedding_size=128", lists as "128,64"),
  *     "global_step=N", "task=<name>" and "token=<token>" lines in order,
  *     "meta.<key>=<value>" training flags, "optimizer=ADAM",
- *     "optimizer.step=N", "rng_state_bytes=N", and one
+ *     "optimizer.step=N", "num_params=N", "rng_state_bytes=N",
+ *     "validation_mape=X", and one
  *     "tensor=<name> <rows> <cols>" line per parameter tensor in order;
  *     unknown keys are ignored so later versions can add fields,
  *   payload: the tensors' float32 values in header order, then the optimizer
@@ -83,6 +85,7 @@ typedef struct {
   bool has_optimizer;
   OptimizerType optimizer_type;
   int64_t optimizer_step;
+  double validation_mape;      /* NaN if none was recorded */
   const void *rng_state;       /* points into data; NULL if none */
   size_t rng_state_bytes;
   /* private */
@@ -110,7 +113,14 @@ int checkpoint_load_params(const Checkpoint *c, GraniteModel *m);
  * -1 with an error line if the checkpoint has none or the sizes differ. */
 int checkpoint_load_optimizer(const Checkpoint *c, Optimizer *o);
 
+/* Safe on a zeroed or already closed Checkpoint. To keep the vocabulary or
+ * task names after closing, move them out and zero the fields first. */
 void checkpoint_close(Checkpoint *c);
+
+/* Resolves what a user passed as a checkpoint: an existing file; a TF-style
+ * prefix "dir/model.ckpt-N" (also with a TF ".index" / ".data-*" suffix);
+ * or a directory (its newest checkpoint). 0, or -1 after an error line. */
+int checkpoint_resolve_path(const char *given, char *out, size_t out_size);
 
 /* Global step N of a name "…/model.ckpt-N", or -1 if it is not one. */
 int64_t checkpoint_step_from_path(const char *path);

@@ -201,7 +201,10 @@ static void add_prefix(Gematria__CanonicalizedInstructionProto *ci, const char *
  * the first byte stays a prefix (a leading F0 is its own instruction). */
 static void fill_prefixes(Gematria__CanonicalizedInstructionProto *ci,
                           const ZydisDecodedInstruction *in) {
+  if (in->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE)) add_prefix(ci, "REP");
+  if (in->attributes & ZYDIS_ATTRIB_HAS_REPNE) add_prefix(ci, "REPNE");
   for (int i = 0; i < in->raw.prefix_count; i++) {
+    /* string instructions: Zydis reports their REP as part of the opcode */
     if (in->raw.prefixes[i].type == ZYDIS_PREFIX_TYPE_MANDATORY) continue;
     switch (in->raw.prefixes[i].value) {
     case 0xf3: add_prefix(ci, "REP"); break;
@@ -262,6 +265,12 @@ static void fill_operands(Gematria__CanonicalizedInstructionProto *ci,
       default:
         break;
       }
+    } else if (op->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+      /* the registers addressing a hidden memory operand are read (RSI and
+       * RDI of MOVSB, which Zydis marks written only) */
+      char buf[16];
+      const char *base = llvm_register_name(op->mem.base, buf);
+      if (base && op->mem.base != ZYDIS_REGISTER_RIP) push_implicit_register(&imp_in, base);
     } else if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
       /* Zydis "implicit" (printed, fixed: CL of shifts, AL of CMP AL,imm)
        * and "hidden" operands are LLVM's implicit defs and uses. */

@@ -11,6 +11,7 @@
 #include "io/vocab.h"
 #include "testing.h"
 #include "util/common.h"
+#include "x86/canonicalize.h"
 #include "x86/tokens.h"
 
 typedef Gematria__CanonicalizedOperandProto Operand;
@@ -140,15 +141,35 @@ static const char *const EXAMPLE_TOKENS[] = {"SUB", "MOV", "SAR", "CMP", "RAX", 
 
 static const char *token_name(const Vocab *v, int t) { return t >= 0 && t < v->size ? v->tokens[t] : "?"; }
 
+static void check_worked_example(const Gematria__BasicBlockProto *blk, const GraphOptions *opts,
+                                 const Vocab *vp);
+
 static void test_worked_example(void) {
   Vocab v;
   vocab_from_list(&v, EXAMPLE_TOKENS, (int)ARRAY_LEN(EXAMPLE_TOKENS));
   GraphOptions o;
   CHECK(graph_options_init(&o, &v, "_UNKNOWN_") == 0);
   Gematria__BasicBlockProto *blk = worked_example();
+  check_worked_example(blk, &o, &v);
+  block_free(blk);
+
+  /* the same block from its machine code, through our canonicalizer */
+  static const uint8_t code[] = {0x48, 0x29, 0xd3, 0x8b, 0x44, 0x24, 0x6c, 0x8b, 0x54, 0x24, 0x68,
+                                 0x48, 0xc1, 0xfb, 0x03, 0x48, 0x29, 0xd0, 0x48, 0x39, 0xc3};
+  Gematria__BasicBlockProto canon = GEMATRIA__BASIC_BLOCK_PROTO__INIT;
+  size_t bad = 0;
+  CHECK(x86_canonicalize_block(code, sizeof code, 0, &canon, &bad) == 6);
+  check_worked_example(&canon, &o, &v);
+  x86_block_clear(&canon);
+  vocab_free(&v);
+}
+
+/* Checks the graph of the §3.7 block, node for node and edge for edge. */
+static void check_worked_example(const Gematria__BasicBlockProto *blk, const GraphOptions *opts, const Vocab *vp) {
+  const Vocab v = *vp;
   BlockGraph g;
   char err[256];
-  CHECK(graph_build_block(&g, blk, &o, err, sizeof err) == 0);
+  CHECK_MSG(graph_build_block(&g, blk, opts, err, sizeof err) == 0, "%s", err);
   static const char *const nodes[] = {
       "SUB", "RBX",    "RDX", "RBX", "EFLAGS",      "MOV", "_MEMORY_", "_ADDRESS_", "RSP",
       "_IMMEDIATE_", "EAX", "MOV", "_ADDRESS_", "_IMMEDIATE_", "EDX", "SAR", "_IMMEDIATE_", "RBX",
@@ -175,8 +196,6 @@ static void test_worked_example(void) {
               edges[e][0], edges[e][1], edges[e][2]);
   }
   block_graph_free(&g);
-  block_free(blk);
-  vocab_free(&v);
 }
 
 static void test_lea_example(void) {

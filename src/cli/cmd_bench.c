@@ -314,7 +314,7 @@ int cmd_bench(int argc, char **argv) {
     if (!strcmp(argv[i], "--json") && (i + 1 == argc || !strncmp(argv[i + 1], "--", 2))) args[i] = "--json=-";
   }
   args[argc] = NULL;
-  int st = flags_parse(&table, argc, args);
+  int st = cli_flags_parse(&table, argc, args);
   free(args);
   if (st) return st == 1 ? 0 : 2;
 
@@ -402,37 +402,48 @@ int cmd_bench(int argc, char **argv) {
       break;
     }
     num_results++;
+    /* A fresh model per phase, so that each phase's peak RSS is its own
+     * (the activation arena grows to the largest batch and stays). */
     GraniteModel model;
     if (granite_model_create(&model, &cr->cfg) != 0) {
       rc = 1;
       break;
     }
-    granite_model_init_params(&model, seed);
     cr->num_params = model.num_params;
+    granite_model_destroy(&model);
     PhaseOptions train_opts = {max_blocks, max_instructions, warmup, max_steps, seconds, 3, seed};
     PhaseOptions predict_opts = {predict_batch, max_instructions, 1, max_steps, seconds, 2, seed};
     for (int i = 0; i < num_thread_counts && rc == 0; i++) {
       int t = thread_counts[i];
       bench_set_threads(t);
       cr->runs[cr->num_runs].threads = t;
-      if (!skip_train) {
-        if (bench_train(&model, &ds, &train_opts, &cr->runs[cr->num_runs].train) != 0) rc = 1;
-        cr->runs[cr->num_runs].has_train = rc == 0;
-      }
-      if (!skip_predict && rc == 0) {
-        bench_predict(&model, &ds, &predict_opts, &cr->runs[cr->num_runs].predict);
-        cr->runs[cr->num_runs].has_predict = true;
+      for (int phase = 0; phase < 2 && rc == 0; phase++) {
+        if (phase == 0 ? skip_train : skip_predict) continue;
+        if (granite_model_create(&model, &cr->cfg) != 0) {
+          rc = 1;
+          break;
+        }
+        granite_model_init_params(&model, seed);
+        if (phase == 0) {
+          if (bench_train(&model, &ds, &train_opts, &cr->runs[cr->num_runs].train) != 0) rc = 1;
+          cr->runs[cr->num_runs].has_train = rc == 0;
+        } else {
+          bench_predict(&model, &ds, &predict_opts, &cr->runs[cr->num_runs].predict);
+          cr->runs[cr->num_runs].has_predict = true;
+        }
+        granite_model_destroy(&model);
       }
       cr->num_runs++;
     }
-    if (!skip_latency && rc == 0) {
+    if (!skip_latency && rc == 0 && granite_model_create(&model, &cr->cfg) == 0) {
+      granite_model_init_params(&model, seed);
       bench_set_threads(1);
       uint8_t code[sizeof LATENCY_BLOCK_HEX / 2];
       size_t len = strlen(LATENCY_BLOCK_HEX) / 2;
       for (size_t k = 0; k < len; k++) sscanf(LATENCY_BLOCK_HEX + 2 * k, "%2hhx", &code[k]);
       if (bench_latency(&model, &gopts, code, len, latency_calls, &cr->latency) == 0) cr->has_latency = true;
+      granite_model_destroy(&model);
     }
-    granite_model_destroy(&model);
   }
   free(cfg_list);
 

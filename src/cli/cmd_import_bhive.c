@@ -47,7 +47,7 @@ int cmd_import_bhive(int argc, char **argv) {
       "negative throughput, undecodable code, the same block twice for one source: the first\n"
       "value is kept) are counted and summarized on stderr with file:line examples.",
       flags, (int)ARRAY_LEN(flags), &files};
-  int st = flags_parse(&table, argc, argv);
+  int st = cli_flags_parse(&table, argc, argv);
   int rc = st == 1 ? 0 : 2;
   if (st) goto done;
   rc = 2;

@@ -445,7 +445,7 @@ int cmd_show(int argc, char **argv) {
       "the record has no machine code), the canonical token list of each instruction (spec §2.4),\n"
       "its throughputs (records), and the size of its graph (spec §3.2).",
       flags, (int)ARRAY_LEN(flags), &args};
-  int st = flags_parse(&table, argc, argv);
+  int st = cli_flags_parse(&table, argc, argv);
   if (st) {
     str_list_free(&args);
     return st == 1 ? 0 : 2;

@@ -209,7 +209,7 @@ int cmd_stats(int argc, char **argv) {
       "source with its record count and label min/median/mean/max (label = mean of the\n"
       "record's values, as training uses by default); the number of distinct tokens.",
       flags, (int)ARRAY_LEN(flags), &files};
-  int st = flags_parse(&table, argc, argv);
+  int st = cli_flags_parse(&table, argc, argv);
   if (st) {
     str_list_free(&files);
     return st == 1 ? 0 : 2;

@@ -27,7 +27,7 @@ int cmd_tokens(int argc, char **argv) {
       "(spec §2.4: prefixes, mnemonics, registers, _D_, _ADDRESS_, _MEMORY_, ...), one per\n"
       "line. The structural tokens are not added unless they occur (as in Gematria).",
       flags, (int)ARRAY_LEN(flags), &files};
-  int st = flags_parse(&table, argc, argv);
+  int st = cli_flags_parse(&table, argc, argv);
   int rc = st == 1 ? 0 : 2;
   if (st) goto done;
   rc = 2;

@@ -77,7 +77,7 @@ static int set_value(const char *cmd, const char *flag, const FlagSpec *f, char 
   return -1;
 }
 
-void flags_print_help(const FlagTable *t) {
+void cli_flags_print_help(const FlagTable *t) {
   printf("usage: granite %s %s\n\n%s\n\nflags:\n", t->command, t->usage, t->about);
   for (int i = 0; i < t->num_flags; i++) {
     const FlagSpec *f = &t->flags[i];
@@ -97,7 +97,7 @@ void flags_print_help(const FlagTable *t) {
   printf("  --help\n      print this help and exit\n");
 }
 
-int flags_parse(const FlagTable *t, int argc, char **argv) {
+int cli_flags_parse(const FlagTable *t, int argc, char **argv) {
   const char *cmd = t->command;
   int only_positional = 0;
   for (int i = 1; i < argc; i++) {
@@ -115,7 +115,7 @@ int flags_parse(const FlagTable *t, int argc, char **argv) {
       continue;
     }
     if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-      flags_print_help(t);
+      cli_flags_print_help(t);
       return 1;
     }
     const char *name = arg + (arg[1] == '-' ? 2 : 1);

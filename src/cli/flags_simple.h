@@ -34,8 +34,8 @@ typedef struct {
 
 /* Parses argv[1..argc). Returns 0 to go on, 1 if --help was printed (exit
  * 0), 2 after one error line (exit 2). Integer flags accept hex (0x...). */
-int flags_parse(const FlagTable *t, int argc, char **argv);
-void flags_print_help(const FlagTable *t);
+int cli_flags_parse(const FlagTable *t, int argc, char **argv);
+void cli_flags_print_help(const FlagTable *t);
 void str_list_push(StrList *l, char *s);
 void str_list_free(StrList *l);
 

@@ -17,7 +17,9 @@ static int parse_value(Parser *p, JsonValue *v);
 static int parse_string_text(Parser *p, char **out) {
   if (p->pos >= p->len || p->s[p->pos] != '"') return -1;
   p->pos++;
-  char *buf = malloc(p->len - p->pos + 1);
+  size_t end = p->pos; /* the unescaped text is never longer than the quoted one */
+  while (end < p->len && p->s[end] != '"') end += p->s[end] == '\\' ? 2 : 1;
+  char *buf = malloc(end - p->pos + 1);
   size_t n = 0;
   while (p->pos < p->len && p->s[p->pos] != '"') {
     char c = p->s[p->pos++];

@@ -236,6 +236,7 @@ int main(void) {
   for (int i = 0; i < nstats && i < 20 && stats[i].mismatched > 0; i++)
     printf("  %-14s %5d / %5d\n", stats[i].name, stats[i].mismatched, stats[i].total);
 
+  fflush(stdout);
   CHECK(blocks == 5000);
   CHECK(decode_failures == 0);
   CHECK_MSG(inst_pct >= 98.0, "instruction agreement %.2f%% < 98%%", inst_pct);

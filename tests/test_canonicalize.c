@@ -196,8 +196,13 @@ static void test_operand_rules(void) {
   check_instruction("480fafd0", 1, 0, "IMUL out: RDX in: RDX RAX iout: EFLAGS iin:");
   check_instruction("486bc028", 1, 0, "IMUL out: RAX in: RAX #40 iout: EFLAGS iin:");
   /* REP MOVSB: RSI/RDI/RCX and DF (docs/canonicalization.md: hardware view) */
-  check_instruction("f3a4", 1, 0, "REP MOVSB out: mem1 in: mem1 iout: RCX RDI RSI iin: RDI RSI RCX DF");
+  check_instruction("f3a4", 1, 0, "REP MOVSB out: mem1 in: mem1 iout: RDI RSI RCX iin: RDI RSI RCX DF");
   check_instruction("f348ab", 1, 0, "REP STOSQ out: mem1 in: iout: RDI RCX iin: RDI RAX RCX DF");
+  check_instruction("a4", 1, 0, "MOVSB out: mem1 in: mem1 iout: RDI RSI iin: RDI RSI DF");
+  check_instruction("f2ae", 1, 0, "REPNE SCASB out: in: mem1 iout: RDI RCX EFLAGS iin: AL RDI RCX EFLAGS");
+  /* "rep ret" has a prefix, so its mnemonic is upper case (spec §2.2) */
+  check_instruction("f3c3", 1, 0, "REP RET out: in: mem1 iout: RSP iin: RSP");
+  check_instruction("c3", 1, 0, "ret out: in: mem1 iout: RSP iin: RSP");
   /* conditional instructions: condition code as an extra immediate, EFLAGS read */
   check_instruction("0f4e5730", 1, 0,
                     "CMOVLE out: EDX in: mem1 EDX addr(RDI,,48,1,) #14 iout: iin: EFLAGS");

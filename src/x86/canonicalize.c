@@ -7,6 +7,7 @@
  * still differ and why. */
 #include "x86/canonicalize.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,7 +271,11 @@ static void fill_operands(Gematria__CanonicalizedInstructionProto *ci,
        * RDI of MOVSB, which Zydis marks written only) */
       char buf[16];
       const char *base = llvm_register_name(op->mem.base, buf);
-      if (base && op->mem.base != ZYDIS_REGISTER_RIP) push_implicit_register(&imp_in, base);
+      if (base && op->mem.base != ZYDIS_REGISTER_RIP) {
+        push_implicit_register(&imp_in, base);
+        /* string instructions advance RSI/RDI (Zydis omits RDI of SCAS) */
+        if (is_string_instruction(in)) push_implicit_register(&imp_out, base);
+      }
     } else if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
       /* Zydis "implicit" (printed, fixed: CL of shifts, AL of CMP AL,imm)
        * and "hidden" operands are LLVM's implicit defs and uses. */
@@ -321,6 +326,10 @@ static Gematria__CanonicalizedInstructionProto *canonical_instruction(
   llvm_mnemonic(in, ops, mnemonic, sizeof mnemonic);
   ci->mnemonic = xstrdup(mnemonic);
   fill_prefixes(ci, in);
+  /* spec §2.2: with a prefix printed first, the mnemonic is the second word,
+   * upper-cased ("rep ret" gives RET, unlike a plain "ret") */
+  if (ci->n_prefixes > 0)
+    for (char *c = ci->mnemonic; *c; c++) *c = (char)toupper((unsigned char)*c);
   fill_operands(ci, in, ops);
   return ci;
 }

@@ -797,23 +797,21 @@ static int make_directories(const char *dir) {
   return rc;
 }
 
-/* Deletes the oldest checkpoints listed in the index (save order) until at
- * most max_to_keep remain, never the best one. Files the index does not
- * list (another run's) are never touched. */
+/* Keeps the newest max_to_keep checkpoints listed in the index (save order)
+ * and the best one on top of them; deletes the other listed ones. Files the
+ * index does not list (another run's) are never touched. */
 static void prune(const char *dir, CheckpointIndex *ix, int max_to_keep) {
   if (max_to_keep <= 0) return;
-  int excess = ix->num_steps - max_to_keep;
+  int first_newest = ix->num_steps - max_to_keep;
   int kept = 0;
   for (int i = 0; i < ix->num_steps; i++) {
     int64_t s = ix->all_steps[i];
-    bool protect = s == ix->best_step || s == ix->latest_step;
-    if (excess > 0 && !protect) {
+    if (i < first_newest && s != ix->best_step && s != ix->latest_step) {
       char name[64], path[4096];
       snprintf(name, sizeof name, "%s%lld", CHECKPOINT_PREFIX, (long long)s);
       join_path(path, sizeof path, dir, name);
       if (unlink(path) != 0 && errno != ENOENT)
         gr_warn("%s: cannot delete old checkpoint: %s", path, strerror(errno));
-      excess--;
       continue;
     }
     ix->all_steps[kept++] = s;

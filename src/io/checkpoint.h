@@ -63,8 +63,9 @@ typedef struct {
 /* Writes <dir>/model.ckpt-<global_step> (creating dir if needed), then
  * updates <dir>/checkpoint: it becomes model_checkpoint_path; if
  * validation_mape is finite and lower than the best recorded one it becomes
- * best_model_checkpoint_path; then all but the newest max_to_keep
- * checkpoints are deleted, never the best one (max_to_keep <= 0 keeps all).
+ * best_model_checkpoint_path; then the checkpoints this index lists are
+ * pruned to the newest max_to_keep, plus the best one, which is never
+ * deleted (max_to_keep <= 0 keeps all).
  * out_path (may be NULL) receives the file's path. 0, or -1 after an error line. */
 int checkpoint_save(const char *dir, const CheckpointContents *c, int max_to_keep,
                     char *out_path, size_t out_path_size);

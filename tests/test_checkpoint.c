@@ -1,0 +1,349 @@
+/* Checkpoint files: bit-exact round trip, corruption/truncation/shape errors,
+ * the directory index with max_to_keep pruning that keeps the best, newest
+ * lookup, and the TF-style path forms. Uses a hand-made GraniteModel. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/checkpoint.h"
+#include "testing.h"
+#include "util/common.h"
+#include "util/rng.h"
+
+static void fake_model(GraniteModel *m, int second_rows) {
+  memset(m, 0, sizeof *m);
+  GraniteConfig *c = &m->cfg;
+  c->vocab_size = 5;
+  c->num_tasks = 2;
+  c->node_embedding_size = 4;
+  c->edge_embedding_size = 3;
+  c->global_embedding_size = 2;
+  c->node_update_layers[0] = 16, c->node_update_layers[1] = 8, c->num_node_update_layers = 2;
+  c->readout_layers[0] = 12, c->num_readout_layers = 1;
+  c->num_message_passing_iterations = 3;
+  c->graph_module_layer_normalization = true;
+  c->seq2seq = true;
+  m->num_tensors = 3;
+  m->tensors = xcalloc(3, sizeof(ParamTensor));
+  const char *names[3] = {"node_embedding", "core/edge/layer_0/w", "readout/b"};
+  int rows[3] = {5, second_rows, 12}, cols[3] = {4, 3, 1};
+  size_t off = 0;
+  for (int k = 0; k < 3; k++) {
+    strcpy(m->tensors[k].name, names[k]);
+    m->tensors[k].rows = rows[k];
+    m->tensors[k].cols = cols[k];
+    m->tensors[k].offset = off;
+    off += (size_t)rows[k] * cols[k] + 1; /* a gap, as an aligned layout may have */
+  }
+  m->num_params = off;
+  m->params = xcalloc(off, sizeof(float));
+  m->grads = xcalloc(off, sizeof(float));
+}
+
+static void free_model(GraniteModel *m) {
+  free(m->params);
+  free(m->grads);
+  free(m->tensors);
+}
+
+static const char *const TOKENS[5] = {"ADD", "R10", "R8", "_DISPLACEMENT_", "_D_"};
+static const char *const TASKS[2] = {"skl", "hsw"};
+
+typedef struct {
+  GraniteModel model;
+  Vocab vocab;
+  Optimizer opt;
+  CheckpointMeta meta;
+  uint64_t rng[4];
+} Fixture;
+
+static void fixture_init(Fixture *f) {
+  fake_model(&f->model, 7);
+  Rng r;
+  rng_seed(&r, 1);
+  for (size_t i = 0; i < f->model.num_params; i++)
+    f->model.params[i] = (float)((double)(rng_next(&r) >> 11) / 9007199254740992.0 - 0.5) * 3.0f;
+  f->model.params[1] = -0.0f;
+  f->model.params[2] = 1e-40f; /* denormal: must survive bit for bit */
+  f->vocab.size = 5;
+  f->vocab.tokens = (char **)TOKENS;
+  optimizer_init(&f->opt, OPTIMIZER_ADAM, f->model.num_params);
+  for (size_t i = 0; i < f->model.num_params; i++) {
+    f->opt.m[i] = (float)i * 0.25f;
+    f->opt.v[i] = (float)i * 0.5f + 1;
+  }
+  f->opt.step = 77;
+  memset(&f->meta, 0, sizeof f->meta);
+  checkpoint_meta_set(&f->meta, "loss_type", "MEAN_SQUARED_ERROR");
+  checkpoint_meta_set(&f->meta, "learning_rate", "0.001");
+  checkpoint_meta_set(&f->meta, "learning_rate", "0.002"); /* replaces */
+  for (int i = 0; i < 4; i++) f->rng[i] = rng_next(&r);
+}
+
+static CheckpointContents contents(Fixture *f, int64_t step, double mape) {
+  CheckpointContents c = {.global_step = step,
+                          .model = &f->model,
+                          .vocab = &f->vocab,
+                          .num_tasks = 2,
+                          .task_names = TASKS,
+                          .optimizer = &f->opt,
+                          .meta = &f->meta,
+                          .rng_state = f->rng,
+                          .rng_state_bytes = sizeof f->rng,
+                          .validation_mape = mape};
+  return c;
+}
+
+static char g_dir[] = "/tmp/granite_ckpt_test_XXXXXX";
+
+static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", g_dir, name); }
+
+/* checkpoint_open with stderr captured: returns rc, message in msg. */
+static int open_capture(Checkpoint *c, const char *path, char *msg, size_t cap) {
+  char tmp[] = "/tmp/granite_ckpt_err_XXXXXX";
+  int fd = mkstemp(tmp);
+  fflush(stderr);
+  int saved = dup(2);
+  dup2(fd, 2);
+  int rc = checkpoint_open(c, path);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  lseek(fd, 0, SEEK_SET);
+  ssize_t n = read(fd, msg, cap - 1);
+  msg[n > 0 ? n : 0] = '\0';
+  close(fd);
+  unlink(tmp);
+  return rc;
+}
+
+static void write_bytes(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  fwrite(data, 1, n, f);
+  fclose(f);
+}
+
+static void test_round_trip(Fixture *f) {
+  CheckpointContents c = contents(f, 99327, 4.5);
+  char saved[4096];
+  CHECK(checkpoint_save(g_dir, &c, 10, saved, sizeof saved) == 0);
+  char want[4096];
+  path_in(want, sizeof want, "model.ckpt-99327");
+  CHECK(strcmp(saved, want) == 0);
+
+  Checkpoint k;
+  CHECK(checkpoint_open(&k, saved) == 0);
+  CHECK(k.global_step == 99327);
+  CHECK(memcmp(&k.config, &f->model.cfg, sizeof k.config) == 0);
+  CHECK(k.vocab.size == 5);
+  for (int i = 0; i < 5 && i < k.vocab.size; i++) CHECK(strcmp(k.vocab.tokens[i], TOKENS[i]) == 0);
+  CHECK(k.num_tasks == 2 && strcmp(k.task_names[0], "skl") == 0 && strcmp(k.task_names[1], "hsw") == 0);
+  CHECK(k.meta.count == 2);
+  CHECK(checkpoint_meta_get(&k.meta, "learning_rate") && strcmp(checkpoint_meta_get(&k.meta, "learning_rate"), "0.002") == 0);
+  CHECK(checkpoint_meta_get(&k.meta, "nope") == NULL);
+  CHECK(k.validation_mape == 4.5);
+  CHECK(k.has_optimizer && k.optimizer_type == OPTIMIZER_ADAM && k.optimizer_step == 77);
+  CHECK(k.rng_state_bytes == sizeof f->rng && memcmp(k.rng_state, f->rng, sizeof f->rng) == 0);
+
+  GraniteModel m2;
+  fake_model(&m2, 7);
+  CHECK(checkpoint_load_params(&k, &m2) == 0);
+  for (int t = 0; t < 3; t++) {
+    const ParamTensor *p = &m2.tensors[t];
+    CHECK(memcmp(m2.params + p->offset, f->model.params + p->offset, 4 * (size_t)p->rows * p->cols) == 0);
+  }
+  Optimizer o2;
+  CHECK(checkpoint_load_optimizer(&k, &o2) == 0);
+  CHECK(o2.type == OPTIMIZER_ADAM && o2.step == 77 && o2.num_params == f->model.num_params);
+  CHECK(memcmp(o2.m, f->opt.m, 4 * o2.num_params) == 0 && memcmp(o2.v, f->opt.v, 4 * o2.num_params) == 0);
+  optimizer_free(&o2);
+  checkpoint_close(&k);
+  checkpoint_close(&k); /* idempotent */
+
+  /* the TF-style forms of the same checkpoint */
+  char other[4200];
+  snprintf(other, sizeof other, "%s.index", saved);
+  CHECK(checkpoint_open(&k, other) == 0 && k.global_step == 99327);
+  checkpoint_close(&k);
+  snprintf(other, sizeof other, "%s.data-00000-of-00001", saved);
+  CHECK(checkpoint_open(&k, other) == 0 && k.global_step == 99327);
+  checkpoint_close(&k);
+  CHECK(checkpoint_open(&k, g_dir) == 0 && k.global_step == 99327); /* a directory: newest */
+  checkpoint_close(&k);
+  char msg[2048];
+  path_in(other, sizeof other, "model.ckpt-5");
+  CHECK(open_capture(&k, other, msg, sizeof msg) == -1 && strstr(msg, "not found"));
+
+  /* without optimizer and RNG */
+  c.optimizer = NULL;
+  c.rng_state = NULL;
+  c.meta = NULL;
+  c.validation_mape = NAN;
+  path_in(other, sizeof other, "plain.ckpt");
+  CHECK(checkpoint_write_file(other, &c) == 0);
+  CHECK(checkpoint_open(&k, other) == 0);
+  CHECK(!k.has_optimizer && k.rng_state == NULL && isnan(k.validation_mape) && k.meta.count == 0);
+  CHECK(checkpoint_load_optimizer(&k, &o2) == -1);
+  checkpoint_close(&k);
+  unlink(other);
+  free_model(&m2);
+}
+
+static void test_bad_files(Fixture *f) {
+  char path[4096], bad[4096], msg[2048];
+  path_in(path, sizeof path, "model.ckpt-99327");
+  size_t len;
+  char *data = read_file_text(path, &len);
+  CHECK(data != NULL && len > 200);
+  if (!data) return;
+  Checkpoint k;
+  path_in(bad, sizeof bad, "bad.ckpt");
+
+  /* one flipped bit anywhere: in the parameters, the header, the CRC */
+  size_t spots[3] = {len - 30, 40, len - 1};
+  for (int i = 0; i < 3; i++) {
+    data[spots[i]] ^= 0x10;
+    write_bytes(bad, data, len);
+    data[spots[i]] ^= 0x10;
+    CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
+    CHECK_MSG(strstr(msg, "CRC mismatch (corrupt)") && strstr(msg, bad), "%s", msg);
+  }
+  /* truncated at several places */
+  size_t cuts[3] = {len / 2, len - 1, 20};
+  for (int i = 0; i < 3; i++) {
+    write_bytes(bad, data, cuts[i]);
+    CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
+    CHECK_MSG(strstr(msg, "truncated") != NULL, "%s", msg);
+  }
+  write_bytes(bad, data, 0);
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1 && strstr(msg, "truncated"));
+  /* not ours */
+  write_bytes(bad, "model_checkpoint_path: \"x\"\n", 27);
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1 && strstr(msg, "not a granite checkpoint"));
+  /* a newer format version */
+  data[8] = 9;
+  write_bytes(bad, data, len);
+  data[8] = CHECKPOINT_FORMAT_VERSION;
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1 && strstr(msg, "version"));
+  unlink(bad);
+  free(data);
+
+  /* a model whose tensor has another shape, or another name */
+  CHECK(checkpoint_open(&k, path) == 0);
+  GraniteModel m2;
+  fake_model(&m2, 8);
+  char cap[2048];
+  char tmp[] = "/tmp/granite_ckpt_err_XXXXXX";
+  int fd = mkstemp(tmp);
+  fflush(stderr);
+  int saved = dup(2);
+  dup2(fd, 2);
+  int rc_shape = checkpoint_load_params(&k, &m2);
+  m2.tensors[1].rows = 7;
+  strcpy(m2.tensors[2].name, "readout/w");
+  int rc_name = checkpoint_load_params(&k, &m2);
+  m2.num_tensors = 2;
+  int rc_count = checkpoint_load_params(&k, &m2);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  lseek(fd, 0, SEEK_SET);
+  ssize_t n = read(fd, cap, sizeof cap - 1);
+  cap[n > 0 ? n : 0] = '\0';
+  close(fd);
+  unlink(tmp);
+  CHECK(rc_shape == -1 && rc_name == -1 && rc_count == -1);
+  CHECK(strstr(cap, "tensor core/edge/layer_0/w shape mismatch: checkpoint 7x3, model 8x3") != NULL);
+  CHECK(strstr(cap, "readout/b in the checkpoint but readout/w") != NULL);
+  CHECK(strstr(cap, "3 tensors, the model 2") != NULL);
+  /* nothing was copied into the model on failure */
+  CHECK(m2.params[0] == 0.0f);
+  free_model(&m2);
+  checkpoint_close(&k);
+  (void)f;
+}
+
+static bool exists(const char *dir, int64_t step) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/model.ckpt-%lld", dir, (long long)step);
+  return access(path, F_OK) == 0;
+}
+
+static void test_index_and_pruning(Fixture *f) {
+  char dir[4096], latest[4096];
+  snprintf(dir, sizeof dir, "%s/run/nested", g_dir); /* created on demand */
+  CHECK(checkpoint_find_latest(dir, latest, sizeof latest) == 0);
+  const int64_t steps[6] = {100, 200, 300, 400, 500, 600};
+  const double mapes[6] = {5.0, 3.0, 4.0, NAN, 6.0, 3.5};
+  for (int i = 0; i < 6; i++) {
+    CheckpointContents c = contents(f, steps[i], mapes[i]);
+    CHECK(checkpoint_save(dir, &c, 2, NULL, 0) == 0);
+  }
+  /* kept: the newest two plus the best (200) */
+  CHECK(!exists(dir, 100) && exists(dir, 200) && !exists(dir, 300) && !exists(dir, 400) && exists(dir, 500) &&
+        exists(dir, 600));
+  CheckpointIndex ix;
+  CHECK(checkpoint_index_read(dir, &ix) == 0);
+  CHECK(ix.latest_step == 600 && ix.best_step == 200 && ix.best_validation_mape == 3.0);
+  CHECK(ix.num_steps == 3 && ix.all_steps[0] == 200 && ix.all_steps[1] == 500 && ix.all_steps[2] == 600);
+  checkpoint_index_free(&ix);
+  CHECK(checkpoint_find_latest(dir, latest, sizeof latest) == 1);
+  CHECK(checkpoint_step_from_path(latest) == 600);
+
+  /* a better model later: the old best may now go */
+  CheckpointContents c = contents(f, 700, 2.0);
+  CHECK(checkpoint_save(dir, &c, 2, NULL, 0) == 0);
+  CHECK(checkpoint_index_read(dir, &ix) == 0);
+  CHECK(ix.latest_step == 700 && ix.best_step == 700 && ix.best_validation_mape == 2.0);
+  CHECK(ix.num_steps == 2 && ix.all_steps[0] == 600 && ix.all_steps[1] == 700);
+  checkpoint_index_free(&ix);
+  CHECK(!exists(dir, 200) && !exists(dir, 500) && exists(dir, 600) && exists(dir, 700));
+
+  /* temporary files and other names are not checkpoints */
+  char path[8300];
+  snprintf(path, sizeof path, "%s/model.ckpt-900.tmp-123", dir);
+  write_bytes(path, "x", 1);
+  snprintf(path, sizeof path, "%s/model.ckpt-1000.index", dir);
+  write_bytes(path, "x", 1);
+  CHECK(checkpoint_find_latest(dir, latest, sizeof latest) == 1 && checkpoint_step_from_path(latest) == 700);
+
+  /* the index file reads like TF's */
+  snprintf(path, sizeof path, "%s/checkpoint", dir);
+  size_t len;
+  char *text = read_file_text(path, &len);
+  CHECK(text && strstr(text, "model_checkpoint_path: \"model.ckpt-700\"\n") &&
+        strstr(text, "all_model_checkpoint_paths: \"model.ckpt-600\"\n") &&
+        strstr(text, "best_model_checkpoint_path: \"model.ckpt-700\"\n") && strstr(text, "best_validation_mape: 2\n"));
+  free(text);
+}
+
+static void test_names(void) {
+  CHECK(checkpoint_step_from_path("/data/bbs_20u7_model4/model.ckpt-99327") == 99327);
+  CHECK(checkpoint_step_from_path("model.ckpt-0") == 0);
+  CHECK(checkpoint_step_from_path("model.ckpt-") == -1);
+  CHECK(checkpoint_step_from_path("model.ckpt-12.tmp-4") == -1);
+  CHECK(checkpoint_step_from_path("ckpt-3") == -1);
+}
+
+int main(void) {
+  if (!mkdtemp(g_dir)) {
+    fprintf(stderr, "cannot create a temporary directory\n");
+    return 1;
+  }
+  Fixture f;
+  fixture_init(&f);
+  test_names();
+  test_round_trip(&f);
+  test_bad_files(&f);
+  test_index_and_pruning(&f);
+  optimizer_free(&f.opt);
+  checkpoint_meta_free(&f.meta);
+  free_model(&f.model);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+  return test_summary("test_checkpoint");
+}

@@ -52,6 +52,13 @@ static int last_explicit_size(const ZydisDecodedInstruction *in, const ZydisDeco
 }
 
 int llvm_uses_mxcsr(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops) {
+  switch (in->meta.isa_ext) { /* general-purpose and x87 code never uses MXCSR */
+  case ZYDIS_ISA_EXT_BASE: case ZYDIS_ISA_EXT_LONGMODE: case ZYDIS_ISA_EXT_X87:
+  case ZYDIS_ISA_EXT_BMI1: case ZYDIS_ISA_EXT_BMI2:
+    return 0;
+  default:
+    break;
+  }
   const char *m = ZydisMnemonicGetString(in->mnemonic);
   if (!m) return 0;
   if (in->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY && m[0] == 'v') m++;

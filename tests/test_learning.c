@@ -72,10 +72,10 @@ static void test_one_block(void) {
   snprintf(inflag, sizeof inflag, "--gematria_input_file=%s", one);
   const char *args[] = {inflag, ckflag, "--gematria_tokens_file=" VOCAB,
                         "--gematria_throughput_source_filter=bhive: haswell", "--gematria_input_file_scaling=0.01",
-                        "--gematria_learning_rate=0.01", "--gematria_training_num_epochs=300",
+                        "--gematria_learning_rate=0.01", "--gematria_training_num_epochs=600",
                         "--gematria_save_checkpoint_epochs=300", "--gematria_node_embedding_size=32",
                         "--gematria_edge_embedding_size=32", "--gematria_global_embedding_size=32",
-                        "--gematria_num_message_passing_iterations=4", "--gematria_log_interval_secs=1000", NULL};
+                        "--gematria_num_message_passing_iterations=4", "--gematria_log_interval_secs=1000", "--gematria_num_threads=1", NULL};
   GematriaFlags f;
   CHECK(parse_args(&f, args) == 0);
   CHECK(train_main(&f) == 0);
@@ -117,16 +117,16 @@ static void test_sample(void) {
   const char *args[] = {"--gematria_input_file=" SAMPLE, ckflag, "--gematria_tokens_file=" VOCAB,
                         "--gematria_throughput_source_filter=bhive: haswell", "--gematria_input_file_scaling=0.01",
                         "--gematria_loss_type=mean_absolute_error", "--gematria_loss_normalization=percentage_error",
-                        "--gematria_learning_rate=0.003", "--gematria_training_num_epochs=300",
-                        "--gematria_max_blocks_in_batch=32", "--gematria_save_checkpoint_epochs=150",
+                        "--gematria_learning_rate=0.003", "--gematria_training_num_epochs=600",
+                        "--gematria_max_blocks_in_batch=64", "--gematria_save_checkpoint_epochs=200",
                         "--gematria_validation_fraction=0.2", "--gematria_node_embedding_size=32",
                         "--gematria_edge_embedding_size=32", "--gematria_global_embedding_size=32",
-                        "--gematria_num_message_passing_iterations=4", "--gematria_log_interval_secs=5", NULL};
+                        "--gematria_num_message_passing_iterations=4", "--gematria_log_interval_secs=5", "--gematria_num_threads=1", NULL};
   GematriaFlags f;
   CHECK(parse_args(&f, args) == 0);
   double t0 = now_seconds();
   CHECK(train_main(&f) == 0);
-  printf("sample: trained 300 steps in %.1fs\n", now_seconds() - t0);
+  printf("sample: trained 600 steps in %.1fs\n", now_seconds() - t0);
   flags_free(&f);
 
   Checkpoint ck;
@@ -176,14 +176,14 @@ static void test_sample(void) {
   /* the best checkpoint by validation MAPE is recorded in the index */
   CheckpointIndex ix;
   CHECK(checkpoint_index_read(ckdir, &ix) == 0);
-  CHECK(ix.latest_step == 300);
+  CHECK(ix.latest_step == 600);
   CHECK(ix.best_step > 0 && isfinite(ix.best_validation_mape));
   checkpoint_index_free(&ix);
   char jsonl[400];
   snprintf(jsonl, sizeof jsonl, "%s/metrics.jsonl", ckdir);
   size_t n;
   char *log = read_file_text(jsonl, &n);
-  CHECK(log && strstr(log, "\"validation\"") && strstr(log, "\"step\": 300"));
+  CHECK(log && strstr(log, "\"validation\"") && strstr(log, "\"step\": 600"));
   free(log);
   free(ytrain);
   free(pred);

@@ -72,7 +72,7 @@ static void test_one_block(void) {
   snprintf(inflag, sizeof inflag, "--gematria_input_file=%s", one);
   const char *args[] = {inflag, ckflag, "--gematria_tokens_file=" VOCAB,
                         "--gematria_throughput_source_filter=bhive: haswell", "--gematria_input_file_scaling=0.01",
-                        "--gematria_learning_rate=0.01", "--gematria_training_num_epochs=600",
+                        "--gematria_learning_rate=0.01", "--gematria_training_num_epochs=300",
                         "--gematria_save_checkpoint_epochs=300", "--gematria_node_embedding_size=32",
                         "--gematria_edge_embedding_size=32", "--gematria_global_embedding_size=32",
                         "--gematria_num_message_passing_iterations=4", "--gematria_log_interval_secs=1000", "--gematria_num_threads=1", NULL};

@@ -239,8 +239,9 @@ void granite_model_init_params(GraniteModel *m, uint64_t seed) {
     const ParamTensor *t = &m->tensors[i];
     float *p = m->params + t->offset;
     size_t count = (size_t)t->rows * t->cols;
+    /* spec §4.6: for 1-D shapes (biases) fan_in = fan_out = length */
     bool vector = t->cols == 1 && !ends_with(t->name, "/output/w");
-    int fan_in = vector ? t->rows : t->rows, fan_out = vector ? t->rows : t->cols;
+    int fan_in = t->rows, fan_out = vector ? t->rows : t->cols;
     bool keras = strncmp(t->name, "readout/", 8) == 0 || strncmp(t->name, "task_", 5) == 0;
     if (ends_with(t->name, "/gamma")) {
       for (size_t k = 0; k < count; k++) p[k] = 1.0f;

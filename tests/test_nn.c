@@ -87,6 +87,18 @@ static void test_leaky(void) {
   CHECK_NEAR(d[2], 0.1, 1e-6, 0); /* TF: f'(0) = alpha */
   CHECK_NEAR(d[3], 1.0, 1e-6, 0);
   CHECK_NEAR(d[5], 0.2, 1e-6, 0);
+
+  /* fused mask + bias gradient = the two separate passes */
+  int rows = 400, dim = 50;
+  float *y = randv((size_t)rows * dim, 1), *g1 = randv((size_t)rows * dim, 1);
+  float *g2 = malloc(sizeof(float) * rows * dim), *b1 = calloc(dim, sizeof(float)), *b2 = calloc(dim, sizeof(float));
+  memcpy(g2, g1, sizeof(float) * rows * dim);
+  leaky_bias_backward(g1, y, b1, rows, dim);
+  leaky_relu_backward(g2, y, (long)rows * dim);
+  bias_backward(b2, g2, rows, dim);
+  CHECK(memcmp(g1, g2, sizeof(float) * rows * dim) == 0);
+  CHECK(memcmp(b1, b2, sizeof(float) * dim) == 0);
+  free(y); free(g1); free(g2); free(b1); free(b2);
 }
 
 /* scalar L = Σ c·LN(x) for the FD check */

@@ -207,18 +207,20 @@ static void mlp_forward(const Mlp *mlp, const float *P, float **outs, const floa
 static float *mlp_backward(const Mlp *mlp, const float *P, float *D, float **outs, float *d,
                            int rows, float *sa, float *sb) {
   int L = mlp->num_layers;
-  if (mlp->act_final) leaky_relu_backward(d, outs[L - 1], (long)rows * mlp->dims[L - 1]);
+  if (mlp->act_final)
+    leaky_bias_backward(d, outs[L - 1], D + mlp->b[L - 1], rows, mlp->dims[L - 1]);
+  else
+    bias_backward(D + mlp->b[L - 1], d, rows, mlp->dims[L - 1]);
   for (int j = L - 1; j >= 1; j--) {
-    bias_backward(D + mlp->b[j], d, rows, mlp->dims[j]);
     matmul_backward_weight(D + mlp->w[j], outs[j - 1], mlp->dims[j - 1], d, rows, mlp->dims[j - 1],
                            mlp->dims[j]);
     float *dn = d == sa ? sb : sa;
     matmul_backward_input(dn, mlp->dims[j - 1], d, P + mlp->w[j], rows, mlp->dims[j - 1],
                           mlp->dims[j], 0.0f);
-    leaky_relu_backward(dn, outs[j - 1], (long)rows * mlp->dims[j - 1]);
+    /* hidden layers always carry the activation (spec §4.1) */
+    leaky_bias_backward(dn, outs[j - 1], D + mlp->b[j - 1], rows, mlp->dims[j - 1]);
     d = dn;
   }
-  bias_backward(D + mlp->b[0], d, rows, mlp->dims[0]);
   return d;
 }
 

@@ -6,7 +6,7 @@
 
 void layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
                        const float *beta, int rows, int dim) {
-#pragma omp parallel for schedule(static) if (rows * dim > 16384)
+#pragma omp parallel for schedule(static) if ((long)rows * dim > 16384)
   for (int r = 0; r < rows; r++) {
     const float *x = in + (size_t)r * dim;
     float *y = out + (size_t)r * dim;
@@ -29,7 +29,7 @@ void layernorm_backward(float *d_in, float *d_gamma, float *d_beta, const float 
                         const float *in, const float *mean, const float *rstd, const float *gamma,
                         int rows, int dim) {
   if (d_in) {
-#pragma omp parallel for schedule(static) if (rows * dim > 16384)
+#pragma omp parallel for schedule(static) if ((long)rows * dim > 16384)
     for (int r = 0; r < rows; r++) {
       const float *x = in + (size_t)r * dim, *dy = d_out + (size_t)r * dim;
       float *dx = d_in + (size_t)r * dim;
@@ -49,7 +49,7 @@ void layernorm_backward(float *d_in, float *d_gamma, float *d_beta, const float 
     }
   }
   /* γ/β gradients: columns split between threads, so no two threads share a sum. */
-#pragma omp parallel if (rows * dim > 16384)
+#pragma omp parallel if ((long)rows * dim > 16384)
   {
     int nt = omp_get_num_threads(), t = omp_get_thread_num();
     int c0 = (int)((long)dim * t / nt), c1 = (int)((long)dim * (t + 1) / nt);

@@ -28,7 +28,7 @@ void matmul_backward_weight(float *dw, const float *x, int ldx, const float *dy,
 }
 
 void bias_act_forward(float *y, const float *b, int rows, int dim, bool leaky) {
-#pragma omp parallel for schedule(static) if (rows * dim > 16384)
+#pragma omp parallel for schedule(static) if ((long)rows * dim > 16384)
   for (int r = 0; r < rows; r++) {
     float *row = y + (size_t)r * dim;
     if (b)
@@ -40,13 +40,30 @@ void bias_act_forward(float *y, const float *b, int rows, int dim, bool leaky) {
 
 void bias_backward(float *db, const float *dy, int rows, int dim) {
   /* Columns are split between threads so that no two threads add to the same db. */
-#pragma omp parallel if (rows * dim > 16384)
+#pragma omp parallel if ((long)rows * dim > 16384)
   {
     int nt = omp_get_num_threads(), t = omp_get_thread_num();
     int c0 = (int)((long)dim * t / nt), c1 = (int)((long)dim * (t + 1) / nt);
     for (int r = 0; r < rows; r++) {
       const float *row = dy + (size_t)r * dim;
       for (int c = c0; c < c1; c++) db[c] += row[c];
+    }
+  }
+}
+
+void leaky_bias_backward(float *dy, const float *y, float *db, int rows, int dim) {
+#pragma omp parallel if ((long)rows * dim > 16384)
+  {
+    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    int c0 = (int)((long)dim * t / nt), c1 = (int)((long)dim * (t + 1) / nt);
+    for (int r = 0; r < rows; r++) {
+      float *d = dy + (size_t)r * dim;
+      const float *o = y + (size_t)r * dim;
+      for (int c = c0; c < c1; c++) {
+        float g = o[c] > 0.0f ? d[c] : LEAKY_RELU_ALPHA * d[c];
+        d[c] = g;
+        db[c] += g;
+      }
     }
   }
 }

@@ -20,5 +20,9 @@ void matmul_backward_weight(float *dw, const float *x, int ldx, const float *dy,
 void bias_act_forward(float *y, const float *b, int rows, int dim, bool leaky);
 /* db[dim] += column sums of dy[rows×dim]. */
 void bias_backward(float *db, const float *dy, int rows, int dim);
+/* Fused backward of y = leaky(x·W + b) up to the pre-activation: dy is
+ * turned in place into d(pre-activation) using the stored output y, and its
+ * column sums are added to db. One pass instead of two. */
+void leaky_bias_backward(float *dy, const float *y, float *db, int rows, int dim);
 
 #endif

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "cli/bench_measure.h"
 #include "cli/commands.h"
 #include "cli/flags_simple.h"
@@ -224,27 +226,28 @@ static int parse_threads(const char *text, int cores, int *out) {
 static double gflops(const PhaseResult *r) { return r->seconds > 0 ? r->flops / r->seconds * 1e-9 : 0; }
 
 static void print_phase_row(FILE *out, const char *cfg, int threads, const char *what, const PhaseResult *r,
-                            double peak) {
+                            double peak, double nominal_peak) {
   double g = gflops(r);
   double blocks = r->seconds > 0 ? r->blocks / r->seconds : 0;
   double steps = r->seconds > 0 ? r->steps / r->seconds : 0;
   double fwd = r->t_forward / r->seconds * 100, bwd = r->t_backward / r->seconds * 100,
          upd = r->t_update / r->seconds * 100, bat = r->t_batch / r->seconds * 100;
-  fprintf(out, "%-8s %7d  %-8s %10.0f %9.2f %9.1f %6.1f%%  %5.0f%%/%3.0f%%/%3.0f%%/%3.0f%%  %8.0f\n", cfg, threads,
-          what, blocks, steps, g, peak > 0 ? g / peak * 100 : 0, bat, fwd, bwd, upd, r->peak_rss_mib);
+  fprintf(out, "%-8s %7d  %-8s %10.0f %9.2f %9.1f %6.1f%% %7.1f%%  %5.0f%%/%3.0f%%/%3.0f%%/%3.0f%%  %8.0f\n", cfg,
+          threads, what, blocks, steps, g, peak > 0 ? g / peak * 100 : 0,
+          nominal_peak > 0 ? g / nominal_peak * 100 : 0, bat, fwd, bwd, upd, r->peak_rss_mib);
 }
 
-static void json_phase(FILE *f, const char *name, const PhaseResult *r, double peak) {
+static void json_phase(FILE *f, const char *name, const PhaseResult *r, double peak, double nominal_peak) {
   double g = gflops(r);
   fprintf(f,
           "\"%s\": {\"steps\": %d, \"seconds\": %.6f, \"blocks\": %.0f, \"instructions\": %.0f, "
           "\"nodes\": %.0f, \"edges\": %.0f, \"blocks_per_s\": %.3f, \"steps_per_s\": %.4f, "
-          "\"flops\": %.6g, \"gflops_per_s\": %.3f, \"fraction_of_peak\": %.4f, "
+          "\"flops\": %.6g, \"gflops_per_s\": %.3f, \"fraction_of_peak\": %.4f, \"fraction_of_nominal_peak\": %.4f, "
           "\"seconds_batch\": %.6f, \"seconds_forward\": %.6f, \"seconds_backward\": %.6f, "
           "\"seconds_update\": %.6f, \"peak_rss_mib\": %.1f}",
           name, r->steps, r->seconds, r->blocks, r->instructions, r->nodes, r->edges,
           r->seconds > 0 ? r->blocks / r->seconds : 0, r->seconds > 0 ? r->steps / r->seconds : 0, r->flops, g,
-          peak > 0 ? g / peak : 0, r->t_batch, r->t_forward, r->t_backward, r->t_update, r->peak_rss_mib);
+          peak > 0 ? g / peak : 0, nominal_peak > 0 ? g / nominal_peak : 0, r->t_batch, r->t_forward, r->t_backward, r->t_update, r->peak_rss_mib);
 }
 
 static void json_string(FILE *f, const char *s) {
@@ -319,7 +322,7 @@ int cmd_bench(int argc, char **argv) {
   if (st) return st == 1 ? 0 : 2;
 
   MachinePeak mp;
-  machine_detect_peak(&mp);
+  machine_detect_peak(&mp, true);
   int thread_counts[MAX_THREAD_COUNTS], num_thread_counts;
   if (threads_text) {
     num_thread_counts = parse_threads(threads_text, mp.cores, thread_counts);
@@ -369,6 +372,7 @@ int cmd_bench(int argc, char **argv) {
   char desc[256];
   machine_describe_peak(&mp, mp.cores, desc, sizeof desc);
   fprintf(out, "machine: %s, %d cores; FP32 peak: %s\n", mp.cpu_name, mp.cores, desc);
+  fprintf(out, "OpenBLAS %s, kernels for %s\n", openblas_get_config(), openblas_get_corename());
   double sgemm[MAX_THREAD_COUNTS] = {0};
   const int SG_M = 2000, SG_N = 256, SG_K = 256;
   if (!skip_sgemm)
@@ -448,16 +452,18 @@ int cmd_bench(int argc, char **argv) {
   free(cfg_list);
 
   /* --- report --- */
-  fprintf(out, "\n%-8s %7s  %-8s %10s %9s %9s %7s  %-22s  %8s\n", "config", "threads", "phase", "blocks/s",
-          "steps/s", "GFLOP/s", "%peak", "time: batch/fwd/bwd/upd", "RSS MiB");
+  fprintf(out, "\n%-8s %7s  %-8s %10s %9s %9s %7s %8s  %-22s  %8s\n", "config", "threads", "phase", "blocks/s",
+          "steps/s", "GFLOP/s", "%peak", "%nominal", "time: batch/fwd/bwd/upd", "RSS MiB");
+  double nominal_scale = mp.ghz > 0 && mp.nominal_ghz > 0 ? mp.nominal_ghz / mp.ghz : 0;
   for (int c = 0; c < num_results; c++)
     for (int i = 0; i < results[c].num_runs; i++) {
       int t = results[c].runs[i].threads;
       double peak = machine_peak_for_threads(&mp, t);
       if (results[c].runs[i].has_train)
-        print_phase_row(out, results[c].name, t, "train", &results[c].runs[i].train, peak);
+        print_phase_row(out, results[c].name, t, "train", &results[c].runs[i].train, peak, peak * nominal_scale);
       if (results[c].runs[i].has_predict)
-        print_phase_row(out, results[c].name, t, "predict", &results[c].runs[i].predict, peak);
+        print_phase_row(out, results[c].name, t, "predict", &results[c].runs[i].predict, peak,
+                        peak * nominal_scale);
     }
   for (int c = 0; c < num_results; c++)
     if (results[c].has_latency)
@@ -466,7 +472,8 @@ int cmd_bench(int argc, char **argv) {
               results[c].name, results[c].latency.num_instructions, results[c].latency.median_ms,
               results[c].latency.p10_ms, results[c].latency.p90_ms, results[c].latency.calls);
   fprintf(out, "train: %d-block randomized batches; predict: %d-block batches; FLOPs of the reference model "
-               "(spec §7); %%peak against the peak of the threads used; RSS = peak of the phase incl. the "
+               "(spec §7); %%peak against the peak of the threads used at the measured clock, %%nominal at the "
+               "/proc/cpuinfo clock; RSS = peak of the phase incl. the "
                "loaded data set\n",
           max_blocks, predict_batch);
 
@@ -478,9 +485,13 @@ int cmd_bench(int argc, char **argv) {
     }
     fprintf(jf, "{\"machine\": {\"cpu\": ");
     json_string(jf, mp.cpu_name);
+    fprintf(jf, ", \"openblas_core\": \"%s\", \"nominal_ghz\": %.4f, \"measured_ghz\": %.4f, "
+                "\"measured_fma_per_cycle\": %.3f", openblas_get_corename(), mp.nominal_ghz, mp.measured_ghz,
+            mp.measured_fma_per_cycle);
     fprintf(jf, ", \"cores\": %d, \"ghz\": %.4f, \"isa\": \"%s\", \"simd_lanes\": %d, \"fma_units_assumed\": %d, "
-                "\"peak_gflops\": %.2f, \"peak_gflops_per_core\": %.2f, \"derivation\": ",
-            mp.cores, mp.ghz, mp.isa, mp.simd_lanes, mp.fma_units, mp.peak_gflops, mp.core_gflops);
+                "\"peak_gflops\": %.2f, \"peak_gflops_per_core\": %.2f, \"nominal_peak_gflops\": %.2f, \"derivation\": ",
+            mp.cores, mp.ghz, mp.isa, mp.simd_lanes, mp.fma_units, mp.peak_gflops, mp.core_gflops,
+            mp.peak_gflops * nominal_scale);
     json_string(jf, desc);
     fprintf(jf, "},\n \"sgemm\": [");
     for (int i = 0; i < num_thread_counts && !skip_sgemm; i++)
@@ -500,11 +511,11 @@ int cmd_bench(int argc, char **argv) {
         fprintf(jf, "%s{\"threads\": %d, \"peak_gflops\": %.2f", i ? ", " : "", cr->runs[i].threads, peak);
         if (cr->runs[i].has_train) {
           fputs(", ", jf);
-          json_phase(jf, "train", &cr->runs[i].train, peak);
+          json_phase(jf, "train", &cr->runs[i].train, peak, peak * nominal_scale);
         }
         if (cr->runs[i].has_predict) {
           fputs(", ", jf);
-          json_phase(jf, "predict", &cr->runs[i].predict, peak);
+          json_phase(jf, "predict", &cr->runs[i].predict, peak, peak * nominal_scale);
         }
         fputs("}", jf);
       }

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "util/common.h"
+#include "util/machine.h"
 
 typedef struct {
   const char *name;
@@ -35,6 +36,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  machine_select_blas_kernels(argc, argv); /* may re-exec once (util/machine.h) */
   if (argc < 2) {
     usage(stderr);
     return 2;

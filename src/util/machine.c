@@ -2,12 +2,16 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#include <immintrin.h>
 #endif
+
+#include "util/common.h"
 
 static void read_cpuinfo(MachinePeak *p) {
   FILE *f = fopen("/proc/cpuinfo", "r");
@@ -25,7 +29,7 @@ static void read_cpuinfo(MachinePeak *p) {
       have_name = true;
     } else if (!have_mhz && !strncmp(line, "cpu MHz", 7)) {
       double mhz = 0;
-      if (sscanf(value, "%lf", &mhz) == 1 && mhz > 0) p->ghz = mhz / 1000.0;
+      if (sscanf(value, "%lf", &mhz) == 1 && mhz > 0) p->nominal_ghz = mhz / 1000.0;
       have_mhz = true;
     }
   }
@@ -63,20 +67,92 @@ static void detect_simd(MachinePeak *p) {
   }
   if (!ymm_ok) p->has_fma = false;
 }
+
+/* Cycles per second: a chain of dependent adds retires one per cycle. Many
+ * short runs, best kept, so that a run the scheduler interrupted is ignored. */
+static double measure_clock_ghz(void) {
+  double best = 0;
+  for (int rep = 0; rep < 30; rep++) {
+    uint64_t x = 0;
+    const long iters = 100000; /* x 20 adds: ~0.5 ms */
+    double t0 = now_seconds();
+    for (long i = 0; i < iters; i++)
+      __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                       "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                       "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                       "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
+                       : "+r"(x));
+    double dt = now_seconds() - t0;
+    /* the loop's own increment and branch run in parallel with the chain */
+    double ghz = 20.0 * iters / dt * 1e-9;
+    if (ghz > best) best = ghz;
+  }
+  return best;
+}
+
+/* Vector FMAs per second on this thread: 12 independent accumulators (kept
+ * in registers by the empty asm) hide the FMA latency on 2 pipes. */
+#define FMA_STEP(x) x = FMA(x, a, b);
+#define FMA_LOOP(VEC, SET1, FMA_FN, ADD, CONSTRAINT)                                             \
+  VEC a = SET1(0.999f), b = SET1(1e-6f);                                                        \
+  VEC c0 = a, c1 = b, c2 = a, c3 = b, c4 = a, c5 = b, c6 = a, c7 = b, c8 = a, c9 = b, c10 = a, c11 = b; \
+  const long iters = 50000;                                                                    \
+  double t0 = now_seconds();                                                                   \
+  for (long i = 0; i < iters; i++) {                                                           \
+    FMA_STEP(c0) FMA_STEP(c1) FMA_STEP(c2) FMA_STEP(c3) FMA_STEP(c4) FMA_STEP(c5)              \
+    FMA_STEP(c6) FMA_STEP(c7) FMA_STEP(c8) FMA_STEP(c9) FMA_STEP(c10) FMA_STEP(c11)            \
+    __asm__ volatile("" : CONSTRAINT(c0), CONSTRAINT(c1), CONSTRAINT(c2), CONSTRAINT(c3),       \
+                     CONSTRAINT(c4), CONSTRAINT(c5), CONSTRAINT(c6), CONSTRAINT(c7),            \
+                     CONSTRAINT(c8), CONSTRAINT(c9), CONSTRAINT(c10), CONSTRAINT(c11));         \
+  }                                                                                            \
+  double dt = now_seconds() - t0;                                                              \
+  VEC s = ADD(ADD(ADD(c0, c1), ADD(c2, c3)), ADD(ADD(c4, c5), ADD(c6, c7)));                   \
+  s = ADD(s, ADD(ADD(c8, c9), ADD(c10, c11)));                                                 \
+  float sink[16];
+
+#define REG(x) "+v"(x)
+#define FMA(x, a, b) _mm512_fmadd_ps(x, a, b)
+__attribute__((target("avx512f"))) static double fma_rate_avx512(void) {
+  FMA_LOOP(__m512, _mm512_set1_ps, FMA, _mm512_add_ps, REG)
+  _mm512_storeu_ps(sink, s);
+  return sink[0] == 12345.0f ? 0 : 12.0 * iters / dt;
+}
+#undef FMA
+#define FMA(x, a, b) _mm256_fmadd_ps(x, a, b)
+__attribute__((target("avx2,fma"))) static double fma_rate_avx2(void) {
+  FMA_LOOP(__m256, _mm256_set1_ps, FMA, _mm256_add_ps, REG)
+  _mm256_storeu_ps(sink, s);
+  return sink[0] == 12345.0f ? 0 : 12.0 * iters / dt;
+}
+#undef FMA
+
+static void measure(MachinePeak *p) {
+  p->measured_ghz = measure_clock_ghz();
+  if (!p->has_fma || p->measured_ghz <= 0) return;
+  double best = 0;
+  for (int rep = 0; rep < 30; rep++) {
+    double r = p->simd_lanes == 16 ? fma_rate_avx512() : fma_rate_avx2();
+    if (r > best) best = r;
+  }
+  p->measured_fma_per_cycle = best / (p->measured_ghz * 1e9);
+}
 #else
 static void detect_simd(MachinePeak *p) {
   p->isa = "unknown";
   p->simd_lanes = 0;
 }
+static void measure(MachinePeak *p) { (void)p; }
 #endif
 
-void machine_detect_peak(MachinePeak *p) {
+void machine_detect_peak(MachinePeak *p, bool measure_clock) {
   memset(p, 0, sizeof *p);
   snprintf(p->cpu_name, sizeof p->cpu_name, "unknown CPU");
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   p->cores = n > 0 ? (int)n : 1;
   read_cpuinfo(p);
   detect_simd(p);
+  if (measure_clock) measure(p);
+  p->ghz = p->measured_ghz > 0 ? p->measured_ghz : p->nominal_ghz;
   /* Two vector FMA pipes per core is what AVX2/AVX-512 x86 server cores
    * have (Zen 2-5, Skylake-SP and later); it cannot be read from cpuid. */
   p->fma_units = 2;
@@ -95,13 +171,24 @@ double machine_peak_for_threads(const MachinePeak *p, int threads) {
 
 void machine_describe_peak(const MachinePeak *p, int threads, char *buf, int size) {
   if (threads < 1 || threads > p->cores) threads = p->cores;
-  if (p->has_fma)
-    snprintf(buf, size, "%d core%s x %d FMA units (assumed) x %d lanes (%s) x 2 FLOP x %.3f GHz = %.0f GFLOP/s",
-             threads, threads == 1 ? "" : "s", p->fma_units, p->simd_lanes, p->isa, p->ghz,
-             machine_peak_for_threads(p, threads));
+  char clock[160];
+  if (p->measured_ghz > 0)
+    snprintf(clock, sizeof clock, "%.3f GHz (measured busy clock; /proc/cpuinfo says %.3f)", p->ghz,
+             p->nominal_ghz);
   else
-    snprintf(buf, size, "%d core%s x (1 mul + 1 add) x %d lanes (%s) x %.3f GHz = %.0f GFLOP/s", threads,
-             threads == 1 ? "" : "s", p->simd_lanes, p->isa, p->ghz, machine_peak_for_threads(p, threads));
+    snprintf(clock, sizeof clock, "%.3f GHz (/proc/cpuinfo)", p->ghz);
+  char units[96];
+  if (p->measured_fma_per_cycle > 0)
+    snprintf(units, sizeof units, "%d FMA units (assumed; measured %.2f/cycle)", p->fma_units,
+             p->measured_fma_per_cycle);
+  else
+    snprintf(units, sizeof units, "%d FMA units (assumed)", p->fma_units);
+  if (p->has_fma)
+    snprintf(buf, size, "%d core%s x %s x %d lanes (%s) x 2 FLOP x %s = %.0f GFLOP/s", threads,
+             threads == 1 ? "" : "s", units, p->simd_lanes, p->isa, clock, machine_peak_for_threads(p, threads));
+  else
+    snprintf(buf, size, "%d core%s x (1 mul + 1 add) x %d lanes (%s) x %s = %.0f GFLOP/s", threads,
+             threads == 1 ? "" : "s", p->simd_lanes, p->isa, clock, machine_peak_for_threads(p, threads));
 }
 
 static double status_kib(const char *key) {
@@ -140,4 +227,28 @@ bool machine_reset_peak_rss(void) {
   bool ok = fputs("5", f) >= 0;
   if (fclose(f) != 0) ok = false;
   return ok;
+}
+
+/* From OpenBLAS (declared here so that util/ needs no BLAS header). */
+char *openblas_get_corename(void);
+
+void machine_select_blas_kernels(int argc, char **argv) {
+  (void)argc;
+#if defined(__x86_64__)
+  if (getenv("OPENBLAS_CORETYPE") || getenv("GRANITE_NO_BLAS_REEXEC")) return;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
+  bool f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31);
+  MachinePeak p;
+  memset(&p, 0, sizeof p);
+  detect_simd(&p);
+  if (!(f && dq && bw && vl) || p.simd_lanes != 16) return;
+  const char *core = openblas_get_corename();
+  if (!core || !(strcasestr(core, "haswell") || strcasestr(core, "zen"))) return;
+  setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1);
+  execv("/proc/self/exe", argv);
+  /* exec failed: go on with the slower kernels */
+#else
+  (void)argv;
+#endif
 }

@@ -10,7 +10,14 @@
 typedef struct {
   char cpu_name[96];   /* /proc/cpuinfo "model name" */
   int cores;           /* online CPUs */
-  double ghz;          /* /proc/cpuinfo "cpu MHz" of the first CPU / 1000 */
+  double nominal_ghz;  /* /proc/cpuinfo "cpu MHz" of the first CPU / 1000 (in a VM:
+                          the TSC rate, not the boost clock the core runs at) */
+  double measured_ghz; /* cycles/s of a dependent integer add chain (1 cycle
+                          each), i.e. the clock a busy core really runs at; 0 if
+                          not measured */
+  double ghz;          /* the clock used for the peak: measured, else nominal */
+  double measured_fma_per_cycle; /* vector FMAs per cycle a 1-thread loop of
+                          independent FMAs reaches (checks fma_units); 0 if not measured */
   const char *isa;     /* widest FP32 vector ISA the CPU and OS support */
   int simd_lanes;      /* FP32 lanes per vector: 16 AVX-512F, 8 AVX/AVX2, 4 SSE */
   bool has_fma;        /* FMA3 */
@@ -20,7 +27,18 @@ typedef struct {
   double peak_gflops;  /* × cores */
 } MachinePeak;
 
-void machine_detect_peak(MachinePeak *p);
+/* Reads cpuid and /proc/cpuinfo; with measure_clock also times the clock and
+ * the FMA rate on the calling thread (about 0.3 s). */
+void machine_detect_peak(MachinePeak *p, bool measure_clock);
+
+/* OpenBLAS 0.3.21 does not know Zen 5 and falls back to its AVX2 (Haswell)
+ * kernels, half the speed of its AVX-512 (SkylakeX) ones on this CPU. If
+ * the CPU and OS support AVX-512 (F, BW, DQ, VL), OPENBLAS_CORETYPE is unset
+ * and OpenBLAS picked an AVX2 core, re-executes the program with
+ * OPENBLAS_CORETYPE=SKYLAKEX (OpenBLAS reads it only when it is loaded).
+ * Returns only if no re-exec was needed or it failed. GRANITE_NO_BLAS_REEXEC=1
+ * turns it off. */
+void machine_select_blas_kernels(int argc, char **argv);
 
 /* Peak FP32 GFLOP/s of `threads` cores (threads clipped to p->cores). */
 double machine_peak_for_threads(const MachinePeak *p, int threads);

@@ -1,0 +1,153 @@
+#!/bin/sh
+# Every command of shared/seed/training-log.md, run with `granite` in place of
+# `bazel run //gematria/granite/python:run_granite_model --`, on the bundled
+# sample, with few steps; plus resume, SIGTERM, config mismatch, corrupt
+# checkpoint, token list mismatch, unknown flag. $1 = the granite binary.
+set -u
+G=${1:?usage: e2e_reference_log.sh path/to/granite}
+case "$G" in /*) ;; *) G="$(pwd)/$G" ;; esac
+DATA=data/sample/sample.tfrecord
+VOCAB=data/sample/vocab.txt
+T=$(mktemp -d /tmp/granite_e2e_log_XXXXXX)
+trap 'rm -rf "$T"' EXIT
+# libgomp spins idle threads; on a loaded 2-core machine that costs 5x.
+export OMP_WAIT_POLICY=passive
+FAILS=0
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+expect_file() { [ -f "$1" ] || fail "missing $1"; }
+expect_grep() { grep -q -- "$1" "$2" || { fail "'$1' not in $2:"; sed 's/^/    /' "$2" | tail -5 >&2; }; }
+# Source entries and their counts, from `granite stats`.
+count_source() { "$G" stats "$1" | grep -c "^  \""; }
+
+# ---- Model 4: cosine, training_num_epochs=0 in the log (here 20 steps) ----
+"$G" --gematria_action=train --gematria_checkpoint_dir=$T/bbs_20u7_model4/ --gematria_learning_rate=0.001 \
+  --gematria_loss_type=mean_absolute_error --gematria_training_num_epochs=20 --gematria_tokens_file=$VOCAB \
+  --gematria_input_file=$DATA --gematria_max_blocks_in_batch=100 --gematria_learning_rate_schedule=cosine \
+  --gematria_decay_steps=10000 --gematria_save_checkpoint_epochs=10 2>$T/m4.err || fail "model 4 train"
+expect_file $T/bbs_20u7_model4/model.ckpt-10
+expect_file $T/bbs_20u7_model4/model.ckpt-20
+expect_file $T/bbs_20u7_model4/metrics.jsonl
+expect_grep 'model_checkpoint_path: "model.ckpt-20"' $T/bbs_20u7_model4/checkpoint
+
+# Model 4's evaluation invocation (predict)
+"$G" --gematria_action=predict --gematria_checkpoint_file=$T/bbs_20u7_model4/model.ckpt-20 \
+  --gematria_max_blocks_in_batch=1000 --gematria_input_file=$DATA --gematria_output_file=$T/test.tfrecord \
+  --gematria_tokens_file=$VOCAB 2>$T/p4.err || fail "model 4 predict"
+expect_grep "MAPE" $T/p4.err
+in_sources=$(count_source $DATA)
+out_sources=$(count_source $T/test.tfrecord)
+[ "$out_sources" -eq $((in_sources + 1)) ] || fail "predict: $in_sources sources in, $out_sources out"
+"$G" stats $T/test.tfrecord >$T/p4.stats
+expect_grep '"granite: model.ckpt-20, task=default": 2157 records, 2157 labels' $T/p4.stats
+expect_grep '^records: 2157' $T/p4.stats
+
+# ---- Model 5: exponential with the default decay rate 0: refused ----
+M5="--gematria_action=train --gematria_checkpoint_dir=$T/bbs_20u7_model5/ --gematria_learning_rate=0.001
+  --gematria_loss_type=mean_absolute_error --gematria_training_num_epochs=5 --gematria_tokens_file=$VOCAB
+  --gematria_input_file=$DATA --gematria_max_blocks_in_batch=100 --gematria_learning_rate_schedule=exponential
+  --gematria_decay_steps=10000"
+if "$G" $M5 2>$T/m5.err; then fail "model 5 (exponential, decay rate 0) was not refused"; fi
+expect_grep "decay_rate=0" $T/m5.err
+[ -e $T/bbs_20u7_model5/model.ckpt-5 ] && fail "refused run wrote a checkpoint"
+"$G" $M5 --allow_zero_learning_rate 2>$T/m5b.err || fail "model 5 with --allow_zero_learning_rate"
+expect_grep "warning" $T/m5b.err
+expect_file $T/bbs_20u7_model5/model.ckpt-5
+
+# ---- Model 6: default settings on "100k" blocks (the sample) ----
+M6="--gematria_action=train --gematria_checkpoint_dir=$T/bbs_20u7_model6/ --gematria_learning_rate=0.001
+  --gematria_loss_type=mean_absolute_error --gematria_tokens_file=$VOCAB
+  --gematria_input_file=$DATA --gematria_max_blocks_in_batch=100"
+"$G" $M6 --gematria_training_num_epochs=20 2>$T/m6.err || fail "model 6 train"
+expect_file $T/bbs_20u7_model6/model.ckpt-20
+# resume: the same command with more steps continues from step 20
+"$G" $M6 --gematria_training_num_epochs=30 2>$T/m6b.err || fail "model 6 resume"
+expect_grep "resuming from .*model.ckpt-20" $T/m6b.err
+expect_file $T/bbs_20u7_model6/model.ckpt-30
+expect_grep '"step": 30' $T/bbs_20u7_model6/metrics.jsonl
+# Model 6's evaluation invocation
+"$G" --gematria_action=predict --gematria_checkpoint_file=$T/bbs_20u7_model6/model.ckpt-30 \
+  --gematria_max_blocks_in_batch=10000 --gematria_input_file=$DATA --gematria_output_file=$T/test.tfrecord \
+  --gematria_tokens_file=$VOCAB --gematria_output_csv=$T/test.csv 2>$T/p6.err || fail "model 6 predict"
+[ "$(count_source $T/test.tfrecord)" -eq $((in_sources + 1)) ] || fail "model 6 predict: no extra source"
+[ "$(wc -l <$T/test.csv)" -eq 2157 ] || fail "predict CSV has $(wc -l <$T/test.csv) lines"
+grep -q '^[0-9a-f]*,[0-9.]*$' $T/test.csv || fail "predict CSV lines are not hex,prediction"
+
+# ---- Model 7: as model 4 on "1M" blocks ----
+"$G" --gematria_action=train --gematria_checkpoint_dir=$T/bbs_20u7_model7/ --gematria_learning_rate=0.001 \
+  --gematria_loss_type=mean_absolute_error --gematria_training_num_epochs=20 --gematria_tokens_file=$VOCAB \
+  --gematria_input_file=$DATA --gematria_max_blocks_in_batch=100 --gematria_learning_rate_schedule=cosine \
+  --gematria_decay_steps=10000 2>$T/m7.err || fail "model 7 train"
+expect_file $T/bbs_20u7_model7/model.ckpt-20
+
+# ---- Model 8: 256 wide, cosine decay_steps 10000 for 100000 steps: warned;
+# stopped by SIGTERM, which must save and exit 0 ----
+WIDE="--gematria_node_embedding_size=256 --gematria_node_update_layers=256 --gematria_edge_embedding_size=256
+  --gematria_edge_update_layers=256 --gematria_global_embedding_size=256 --gematria_global_update_layers=256
+  --gematria_task_readout_layers=256"
+"$G" --gematria_action=train --gematria_checkpoint_dir=$T/bbs_20u7_model8/ --gematria_learning_rate=0.001 \
+  --gematria_loss_type=mean_absolute_error --gematria_training_num_epochs=100000 --gematria_tokens_file=$VOCAB \
+  --gematria_input_file=$DATA --gematria_max_blocks_in_batch=100 --gematria_learning_rate_schedule=cosine \
+  --gematria_decay_steps=10000 $WIDE --gematria_log_interval_secs=0 2>$T/m8.err &
+PID=$!
+i=0
+while [ $i -lt 300 ] && ! grep -q "^step 2/" $T/m8.err; do sleep 0.2; i=$((i + 1)); done
+kill -TERM $PID
+wait $PID || fail "model 8: exit status $? after SIGTERM (want 0)"
+expect_grep "warning: COSINE" $T/m8.err
+expect_grep "stopped by signal" $T/m8.err
+STEP8=$(ls $T/bbs_20u7_model8/ | sed -n 's/^model\.ckpt-\([0-9]*\)$/\1/p' | sort -n | tail -1)
+[ -n "$STEP8" ] || fail "model 8: no checkpoint after SIGTERM"
+STEP8=${STEP8:-0}
+
+# ---- Model 9: same directory as model 8 (as in the log): resumes there ----
+"$G" --gematria_action=train --gematria_checkpoint_dir=$T/bbs_20u7_model8/ --gematria_learning_rate=0.001 \
+  --gematria_loss_type=mean_absolute_error --gematria_training_num_epochs=$((STEP8 + 2)) \
+  --gematria_tokens_file=$VOCAB --gematria_input_file=$DATA --gematria_max_blocks_in_batch=100 \
+  --gematria_learning_rate_schedule=cosine --gematria_decay_steps=100000 $WIDE 2>$T/m9.err || fail "model 9"
+expect_grep "resuming from .*model.ckpt-$STEP8" $T/m9.err
+expect_file $T/bbs_20u7_model8/model.ckpt-$((STEP8 + 2))
+grep -q "warning: COSINE" $T/m9.err && fail "model 9 (decay_steps 100000) should not warn"
+
+# ---- bad paths ----
+# a checkpoint directory of another shape
+if "$G" $M6 --gematria_training_num_epochs=40 --gematria_node_embedding_size=64 2>$T/mm.err; then
+  fail "resume with another model shape was accepted"
+fi
+expect_grep "gematria_node_embedding_size" $T/mm.err
+if "$G" predict --gematria_checkpoint_file=$T/bbs_20u7_model4/model.ckpt-20 --gematria_input_file=$DATA \
+  --gematria_output_file=$T/x.tfrecord --gematria_edge_embedding_size=32 2>$T/pm.err; then
+  fail "predict with a contradicting shape flag was accepted"
+fi
+expect_grep "gematria_edge_embedding_size" $T/pm.err
+# another token list
+sed 1d $VOCAB >$T/vocab_short.txt
+if "$G" predict --gematria_checkpoint_file=$T/bbs_20u7_model4/model.ckpt-20 --gematria_input_file=$DATA \
+  --gematria_output_file=$T/x.tfrecord --gematria_tokens_file=$T/vocab_short.txt 2>$T/pv.err; then
+  fail "predict with another tokens file was accepted"
+fi
+expect_grep "gematria_tokens_file" $T/pv.err
+# a corrupt checkpoint
+mkdir -p $T/corrupt
+cp $T/bbs_20u7_model4/model.ckpt-20 $T/corrupt/model.ckpt-20
+size=$(wc -c <$T/corrupt/model.ckpt-20)
+printf '\377' | dd of=$T/corrupt/model.ckpt-20 bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+if "$G" predict --gematria_checkpoint_file=$T/corrupt/model.ckpt-20 --gematria_input_file=$DATA \
+  --gematria_output_file=$T/x.tfrecord 2>$T/pc.err; then
+  fail "a corrupt checkpoint was accepted"
+fi
+grep -qi "crc\|corrupt" $T/pc.err || fail "corrupt checkpoint message: $(cat $T/pc.err)"
+[ -e $T/x.tfrecord ] && fail "a failed predict left an output file"
+# unknown flag: exit 2 with a suggestion
+"$G" --gematria_action=train --gematria_learning_rat=0.1 2>$T/uf.err
+[ $? -eq 2 ] || fail "unknown flag: exit status is not 2"
+expect_grep "did you mean --gematria_learning_rate" $T/uf.err
+# eval, JSON
+"$G" eval --gematria_checkpoint_file=$T/bbs_20u7_model6/model.ckpt-30 --gematria_input_file=$DATA --json \
+  >$T/eval.json 2>$T/eval.err || fail "eval"
+grep -qi '"mape"' $T/eval.json || fail "eval JSON has no mape: $(head -c 300 $T/eval.json)"
+
+if [ $FAILS -ne 0 ]; then
+  echo "e2e_reference_log: $FAILS failure(s)" >&2
+  exit 1
+fi
+echo "e2e_reference_log: all reference-log commands and checks passed"

@@ -92,6 +92,18 @@ static void bench(const char *name, const GraniteConfig *cfg, int steps, int blo
          "(%.1f GFLOP/s, spec §7 count %.2f GFLOP/step)  %.0f blocks/s\n",
          name, model.num_params, granite_work_bytes(&model) / 1e6, tf * 1e3, fc.forward / tf / 1e9,
          (tf + tb) * 1e3, step_flops / (tf + tb) / 1e9, step_flops / 1e9, blocks / (tf + tb));
+  /* prediction: inference-only forward (two iterations' buffers) */
+  GraniteModel pm;
+  granite_model_create(&pm, cfg);
+  memcpy(pm.params, model.params, sizeof(float) * model.num_params);
+  granite_set_inference_only(&pm, true);
+  granite_forward(&pm, &b, out, NULL);
+  double t0 = now_seconds();
+  for (int s = 0; s < steps; s++) granite_forward(&pm, &b, out, NULL);
+  double tp = (now_seconds() - t0) / steps;
+  printf("%-8s inference-only forward %.2f ms (%.0f blocks/s), arena %.1f MB\n", name, tp * 1e3,
+         blocks / tp, granite_work_bytes(&pm) / 1e6);
+  granite_model_destroy(&pm);
   free(out);
   free(d);
   granite_model_destroy(&model);

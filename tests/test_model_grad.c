@@ -175,6 +175,18 @@ static void check_config(const char *name, const GraniteConfig *cfg) {
   granite_forward(&m, &b, again, NULL);
   CHECK(granite_work_bytes(&m) == bytes);
   CHECK(memcmp(again, out, sizeof(float) * R * T) == 0); /* deterministic */
+  /* inference-only mode: same outputs bit for bit, less memory, no backward */
+  GraniteModel mi;
+  CHECK(granite_model_create(&mi, cfg) == 0);
+  memcpy(mi.params, m.params, sizeof(float) * m.num_params);
+  granite_set_inference_only(&mi, true);
+  granite_forward(&mi, &b, again, NULL);
+  CHECK(memcmp(again, out, sizeof(float) * R * T) == 0);
+  if (cfg->num_message_passing_iterations > 2) CHECK(granite_work_bytes(&mi) < bytes);
+  memset(mi.grads, 0, sizeof(float) * mi.num_params);
+  granite_backward(&mi, &b, d_out); /* refused with an error line */
+  CHECK(mi.grads[0] == 0.0f);
+  granite_model_destroy(&mi);
   free(out2); free(again); free_batch(&b2);
 
   free(out_ref); free(grad); free(out); free(bp); free(c); free(d_out);

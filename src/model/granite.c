@@ -73,6 +73,11 @@ static void plan(ModelWork *w, const GraniteConfig *cfg, Carver *c) {
   w->enc_v = FLOATS(c, (size_t)n * N);
   w->enc_u = FLOATS(c, (size_t)B * G);
   for (int t = 0; t < K; t++) {
+    if (w->inference_only && t >= 2) {
+      /* iteration t only reads iteration t-1: reuse the buffers of t-2 */
+      w->e[t] = w->e[t - 2], w->v[t] = w->v[t - 2], w->u[t] = w->u[t - 2], w->xg[t] = w->xg[t - 2];
+      continue;
+    }
     carve_update(c, &w->e[t], &w->edge, m, ln, ref ? de : 0);
     carve_update(c, &w->v[t], &w->node, n, ln, nx);
     carve_update(c, &w->u[t], &w->global, B, ln, 0);
@@ -100,7 +105,8 @@ static void plan(ModelWork *w, const GraniteConfig *cfg, Carver *c) {
     w->task_y[t] = FLOATS(c, (size_t)R * wt);
   }
   w->col = FLOATS(c, R);
-  /* backward scratch */
+  /* backward scratch (none for inference-only passes) */
+  if (w->inference_only) return;
   int rows = imax(imax(m, n), imax(B, R));
   int width = imax(imax(mlp_max_width(&w->edge), mlp_max_width(&w->node)),
                    imax(mlp_max_width(&w->global), imax(mlp_max_width(&w->readout), mlp_max_width(&w->task[0]))));
@@ -601,6 +607,10 @@ static void readout_backward(GraniteModel *model, const Batch *b, const float *d
 
 void granite_backward(GraniteModel *model, const Batch *b, const float *d_outputs) {
   ModelWork *w = model->work;
+  if (w->inference_only) {
+    gr_error("model: backward pass requested after an inference-only forward pass");
+    return;
+  }
   const GraniteConfig *c = &model->cfg;
   float *D = model->grads;
   int N = c->node_embedding_size, E = c->edge_embedding_size, G = c->global_embedding_size;
@@ -635,8 +645,9 @@ const float *granite_activation(const GraniteModel *model, const char *name, int
   if (strcmp(name, "encoder/globals") == 0) return *rows = w->B, *cols = G, w->enc_u;
   if (strcmp(name, "readout/x0") == 0) return *rows = w->R, *cols = w->ro_in_dim, w->x0;
   if (strcmp(name, "readout/x1") == 0) return *rows = w->R, *cols = w->ro_width, w->x1;
-  if (sscanf(name, "core/iter_%d/%31s", &t, what) == 2 && t >= 0 &&
-      t < c->num_message_passing_iterations) {
+  int K = c->num_message_passing_iterations;
+  if (sscanf(name, "core/iter_%d/%31s", &t, what) == 2 && t >= 0 && t < K &&
+      !(w->inference_only && t < K - 2)) {
     const UpdateActs *a = NULL;
     bool pre = strstr(what, "_pre") != NULL;
     if (strncmp(what, "edges", 5) == 0) a = &w->e[t], *rows = w->m, *cols = E;

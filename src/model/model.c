@@ -203,6 +203,10 @@ void granite_set_reference_path(GraniteModel *m, bool reference) {
   m->work->reference_path = reference;
 }
 
+void granite_set_inference_only(GraniteModel *m, bool inference_only) {
+  m->work->inference_only = inference_only;
+}
+
 /* ---- spec §4.6 initializers ---- */
 
 static double normal(Rng *r) {

@@ -87,7 +87,11 @@ void granite_set_reference_path(GraniteModel *m, bool reference);
  * without "act/" (e.g. "encoder/nodes", "core/iter_1/edges_pre",
  * "readout/x0"), with its shape; NULL if unknown. For tests and debugging. */
 const float *granite_activation(const GraniteModel *m, const char *name, int *rows, int *cols);
-/* Floats of activation memory the model holds now (grows to the largest batch). */
+/* true: granite_forward keeps only what the next iteration needs (two
+ * iterations' buffers instead of K), for prediction of large batches;
+ * granite_backward then refuses to run. Outputs are bit-identical. */
+void granite_set_inference_only(GraniteModel *m, bool inference_only);
+/* Bytes of activation memory the model holds now (grows to the largest batch). */
 size_t granite_work_bytes(const GraniteModel *m);
 
 #endif

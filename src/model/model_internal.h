@@ -39,6 +39,7 @@ typedef struct ModelWork {
   int node_x_dim;                      /* columns of the node MLP's stored input */
 
   bool reference_path;
+  bool inference_only; /* iteration buffers alternate between two sets */
 
   /* arena: grows to the largest batch, then reused */
   char *arena;

@@ -108,6 +108,7 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
 int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, PhaseResult *r) {
   memset(r, 0, sizeof *r);
   machine_reset_peak_rss();
+  granite_set_inference_only(m, true); /* as `granite predict`: no activations kept for backward */
   const int T = m->cfg.num_tasks;
   Sampler s;
   sampler_init(&s, ds, NULL, 0, SAMPLER_ONCE, o->max_blocks, o->max_instructions, o->seed);
@@ -160,6 +161,7 @@ int bench_latency(GraniteModel *m, const GraphOptions *g, const uint8_t *code, s
                   LatencyResult *r) {
   memset(r, 0, sizeof *r);
   if (calls < 1) calls = 1;
+  granite_set_inference_only(m, true);
   const int T = m->cfg.num_tasks;
   Batch b;
   batch_init(&b, T);

@@ -137,6 +137,7 @@ int restore_model_for_inference(const GematriaFlags *f, Checkpoint *ck, GraniteM
     granite_model_destroy(m);
     goto fail;
   }
+  granite_set_inference_only(m, true); /* predict/eval never run backward: less memory */
   return 0;
 fail:
   checkpoint_close(ck);

@@ -173,11 +173,14 @@ static void gather_bias_act(float *z, int rows, int dim, const float *t1, const 
     const float *bb = t2 ? t2 + (size_t)i2[r] * dim : NULL;
     const float *cc = t3 ? t3 + (size_t)i3[r] * dim : NULL;
     if (bb && cc) {
+#pragma omp simd
       for (int k = 0; k < dim; k++) o[k] += a[k] + bb[k] + cc[k] + bias[k];
     } else {
+#pragma omp simd
       for (int k = 0; k < dim; k++) o[k] += a[k] + bias[k];
     }
     if (leaky)
+#pragma omp simd
       for (int k = 0; k < dim; k++) o[k] = leaky_relu(o[k]);
   }
 }

@@ -19,9 +19,11 @@ void embedding_bag_forward(float *out, const float *table, const float *bias, co
 #pragma omp parallel for schedule(static) if ((long)offsets[num_segments] * dim > 16384)
   for (int s = 0; s < num_segments; s++) {
     float *o = out + (size_t)s * dim;
+#pragma omp simd
     for (int c = 0; c < dim; c++) o[c] = bias[c];
     for (int i = offsets[s]; i < offsets[s + 1]; i++) {
       const float *x = table + (size_t)ids[i] * dim;
+#pragma omp simd
       for (int c = 0; c < dim; c++) o[c] += x[c];
     }
   }
@@ -35,9 +37,11 @@ void embedding_bag_backward(float *d_table, float *d_bias, const float *d_out, c
     int c0 = (int)((long)dim * t / nt), c1 = (int)((long)dim * (t + 1) / nt);
     for (int s = 0; s < num_segments; s++) {
       const float *d = d_out + (size_t)s * dim;
+#pragma omp simd
       for (int c = c0; c < c1; c++) d_bias[c] += d[c];
       for (int i = offsets[s]; i < offsets[s + 1]; i++) {
         float *o = d_table + (size_t)ids[i] * dim;
+#pragma omp simd
         for (int c = c0; c < c1; c++) o[c] += d[c];
       }
     }

@@ -11,14 +11,17 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *in, co
     const float *x = in + (size_t)r * dim;
     float *y = out + (size_t)r * dim;
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int c = 0; c < dim; c++) sum += x[c];
     float mu = sum / dim;
     float var = 0.0f; /* two passes: the row is in L1, and it is exact for large means */
+#pragma omp simd reduction(+ : var)
     for (int c = 0; c < dim; c++) {
       float d = x[c] - mu;
       var += d * d;
     }
     float s = 1.0f / sqrtf(var / dim + LAYERNORM_EPS);
+#pragma omp simd
     for (int c = 0; c < dim; c++) y[c] = (x[c] - mu) * s * gamma[c] + beta[c];
     mean[r] = mu;
     rstd[r] = s;
@@ -35,6 +38,7 @@ void layernorm_backward(float *d_in, float *d_gamma, float *d_beta, const float 
       float *dx = d_in + (size_t)r * dim;
       float mu = mean[r], s = rstd[r];
       float mean_g = 0.0f, mean_gx = 0.0f; /* means of γ·dy and γ·dy·x̂ */
+#pragma omp simd reduction(+ : mean_g, mean_gx)
       for (int c = 0; c < dim; c++) {
         float g = gamma[c] * dy[c];
         mean_g += g;
@@ -42,6 +46,7 @@ void layernorm_backward(float *d_in, float *d_gamma, float *d_beta, const float 
       }
       mean_g /= dim;
       mean_gx /= dim;
+#pragma omp simd
       for (int c = 0; c < dim; c++) {
         float xhat = (x[c] - mu) * s;
         dx[c] += s * (gamma[c] * dy[c] - mean_g - xhat * mean_gx);
@@ -56,6 +61,7 @@ void layernorm_backward(float *d_in, float *d_gamma, float *d_beta, const float 
     for (int r = 0; r < rows; r++) {
       const float *x = in + (size_t)r * dim, *dy = d_out + (size_t)r * dim;
       float mu = mean[r], s = rstd[r];
+#pragma omp simd
       for (int c = c0; c < c1; c++) {
         d_gamma[c] += dy[c] * (x[c] - mu) * s;
         d_beta[c] += dy[c];

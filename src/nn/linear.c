@@ -32,8 +32,10 @@ void bias_act_forward(float *y, const float *b, int rows, int dim, bool leaky) {
   for (int r = 0; r < rows; r++) {
     float *row = y + (size_t)r * dim;
     if (b)
+#pragma omp simd
       for (int c = 0; c < dim; c++) row[c] += b[c];
     if (leaky)
+#pragma omp simd
       for (int c = 0; c < dim; c++) row[c] = leaky_relu(row[c]);
   }
 }
@@ -46,6 +48,7 @@ void bias_backward(float *db, const float *dy, int rows, int dim) {
     int c0 = (int)((long)dim * t / nt), c1 = (int)((long)dim * (t + 1) / nt);
     for (int r = 0; r < rows; r++) {
       const float *row = dy + (size_t)r * dim;
+#pragma omp simd
       for (int c = c0; c < c1; c++) db[c] += row[c];
     }
   }
@@ -59,6 +62,7 @@ void leaky_bias_backward(float *dy, const float *y, float *db, int rows, int dim
     for (int r = 0; r < rows; r++) {
       float *d = dy + (size_t)r * dim;
       const float *o = y + (size_t)r * dim;
+#pragma omp simd
       for (int c = c0; c < c1; c++) {
         float g = o[c] > 0.0f ? d[c] : LEAKY_RELU_ALPHA * d[c];
         d[c] = g;

@@ -21,9 +21,11 @@ void segment_sum_csr(float *out, int ldo, const float *in, int ldi, const int32_
 #pragma omp parallel for schedule(static) if ((long)num_segments * dim > PAR_MIN)
   for (int s = 0; s < num_segments; s++) {
     float *o = out + (size_t)s * ldo;
+#pragma omp simd
     for (int c = 0; c < dim; c++) o[c] = 0.0f;
     for (int j = offsets[s]; j < offsets[s + 1]; j++) {
       const float *x = in + (size_t)items[j] * ldi;
+#pragma omp simd
       for (int c = 0; c < dim; c++) o[c] += x[c];
     }
   }
@@ -34,9 +36,11 @@ void segment_sum_ranges(float *out, int ldo, const float *in, int ldi, const int
 #pragma omp parallel for schedule(static) if ((long)offsets[num_segments] * dim > PAR_MIN)
   for (int s = 0; s < num_segments; s++) {
     float *o = out + (size_t)s * ldo;
+#pragma omp simd
     for (int c = 0; c < dim; c++) o[c] = 0.0f;
     for (int i = offsets[s]; i < offsets[s + 1]; i++) {
       const float *x = in + (size_t)i * ldi;
+#pragma omp simd
       for (int c = 0; c < dim; c++) o[c] += x[c];
     }
   }
@@ -48,6 +52,7 @@ void gather_rows_add(float *out, int ldo, const float *table, int ldt, const int
   for (int i = 0; i < n; i++) {
     float *o = out + (size_t)i * ldo;
     const float *x = table + (size_t)idx[i] * ldt;
+#pragma omp simd
     for (int c = 0; c < dim; c++) o[c] += x[c];
   }
 }
@@ -68,6 +73,7 @@ void scatter_add_rows(float *table, int ldt, const float *in, int ldi, const int
     for (int i = 0; i < n; i++) {
       float *o = table + (size_t)idx[i] * ldt;
       const float *x = in + (size_t)i * ldi;
+#pragma omp simd
       for (int c = c0; c < c1; c++) o[c] += x[c];
     }
   }
@@ -78,6 +84,7 @@ void add_rows(float *out, int ldo, const float *in, int ldi, int rows, int dim) 
   for (int r = 0; r < rows; r++) {
     float *o = out + (size_t)r * ldo;
     const float *x = in + (size_t)r * ldi;
+#pragma omp simd
     for (int c = 0; c < dim; c++) o[c] += x[c];
   }
 }

@@ -445,8 +445,8 @@ static void unknown_flag(const char *name) {
     if (d < best_d) best_d = d, best = i;
   }
   /* Also try with the gematria_ prefix the user may have left out. */
-  char prefixed[256];
-  snprintf(prefixed, sizeof prefixed, "gematria_%s", name);
+  char prefixed[300];
+  snprintf(prefixed, sizeof prefixed, "gematria_%.255s", name);
   int j = lookup(prefixed);
   if (j >= 0) best = j, best_d = 0;
   int limit = (int)strlen(name) / 3 + 1;

@@ -470,9 +470,10 @@ static int run(Trainer *t) {
   char jsonl[4200];
   snprintf(jsonl, sizeof jsonl, "%s/metrics.jsonl", f->checkpoint_dir);
   if (progress_init(&t->progress, t->step, target, f->log_interval_secs, t->num_tasks, t->task_names, jsonl)) return 1;
-  fprintf(stderr, "training %s: %zu parameters, %d tasks, from step %lld %s%lld%s\n",
-          f->seq2seq ? "seq2seq" : "seq2num", t->model.num_params, t->num_tasks, (long long)t->step,
-          target > 0 ? "to " : "", target > 0 ? (long long)target : 0LL, target > 0 ? "" : "until interrupted");
+  char until[64] = "until interrupted";
+  if (target > 0) snprintf(until, sizeof until, "to %lld", (long long)target);
+  fprintf(stderr, "training %s: %zu parameters, %d tasks, from step %lld %s\n", f->seq2seq ? "seq2seq" : "seq2num",
+          t->model.num_params, t->num_tasks, (long long)t->step, until);
 
   install_stop_handlers();
   int32_t *ids = xmalloc((size_t)sampler_max_batch(&t->sampler) * sizeof *ids);

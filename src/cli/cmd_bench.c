@@ -223,6 +223,19 @@ static int parse_threads(const char *text, int cores, int *out) {
   return n;
 }
 
+/* The 1-minute load average: on a shared machine, other jobs' load is the
+ * first thing to check before trusting a number (multi-thread runs suffer
+ * most: an OpenMP barrier waits for a thread the scheduler parked). */
+static double load_average(void) {
+  double l = -1;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &l) != 1) l = -1;
+    fclose(f);
+  }
+  return l;
+}
+
 static double gflops(const PhaseResult *r) { return r->seconds > 0 ? r->flops / r->seconds * 1e-9 : 0; }
 
 static void print_phase_row(FILE *out, const char *cfg, int threads, const char *what, const PhaseResult *r,
@@ -321,6 +334,7 @@ int cmd_bench(int argc, char **argv) {
   free(args);
   if (st) return st == 1 ? 0 : 2;
 
+  double load_start = load_average();
   MachinePeak mp;
   machine_detect_peak(&mp, true);
   int thread_counts[MAX_THREAD_COUNTS], num_thread_counts;
@@ -471,6 +485,10 @@ int cmd_bench(int argc, char **argv) {
                    "(p10 %.3f, p90 %.3f, %d calls)\n",
               results[c].name, results[c].latency.num_instructions, results[c].latency.median_ms,
               results[c].latency.p10_ms, results[c].latency.p90_ms, results[c].latency.calls);
+  double load_end = load_average();
+  fprintf(out, "load average (1 min) at start %.2f, at end %.2f on %d cores%s\n", load_start, load_end, mp.cores,
+          load_start > 0.5 || load_end > mp.cores * 0.75 ? " (other jobs, or runs just before, were busy: multi-thread figures suffer most)"
+                                                         : "");
   fprintf(out, "train: %d-block randomized batches; predict: %d-block batches; FLOPs of the reference model "
                "(spec §7); %%peak against the peak of the threads used at the measured clock, %%nominal at the "
                "/proc/cpuinfo clock; RSS = peak of the phase incl. the "
@@ -493,7 +511,7 @@ int cmd_bench(int argc, char **argv) {
             mp.cores, mp.ghz, mp.isa, mp.simd_lanes, mp.fma_units, mp.peak_gflops, mp.core_gflops,
             mp.peak_gflops * nominal_scale);
     json_string(jf, desc);
-    fprintf(jf, "},\n \"sgemm\": [");
+    fprintf(jf, ", \"load_average_start\": %.2f, \"load_average_end\": %.2f},\n \"sgemm\": [", load_start, load_end);
     for (int i = 0; i < num_thread_counts && !skip_sgemm; i++)
       fprintf(jf, "%s{\"threads\": %d, \"m\": %d, \"n\": %d, \"k\": %d, \"gflops_per_s\": %.2f}", i ? ", " : "",
               thread_counts[i], SG_M, SG_N, SG_K, sgemm[i]);

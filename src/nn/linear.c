@@ -5,10 +5,12 @@
 #include <omp.h>
 
 #include "nn/activation.h"
+#include "nn/small_gemm.h"
 
 void matmul_forward(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in,
                     int out, float beta) {
   if (rows == 0 || out == 0) return;
+  if (rows <= SMALL_GEMM_MAX_ROWS && small_gemm(y, ldy, x, ldx, w, rows, in, out, beta)) return;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0f, x, ldx, w, out, beta,
               y, ldy);
 }

@@ -1,0 +1,57 @@
+/* The small-row matmul kernel against a plain triple loop, for every tile
+ * shape (1-4 rows, 1-4 column vectors), strides and beta 0/1. */
+#include <stdlib.h>
+
+#include "nn/small_gemm.h"
+#include "testing.h"
+
+static float frand(unsigned *s) {
+  *s = *s * 1103515245u + 12345u;
+  return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static void check_case(int rows, int in, int out, float beta, unsigned seed) {
+  int ldx = in + 3, ldy = out + 5;
+  float *x = malloc(sizeof(float) * (size_t)rows * ldx), *w = malloc(sizeof(float) * (size_t)in * out);
+  float *y = malloc(sizeof(float) * (size_t)rows * ldy), *y0 = malloc(sizeof(float) * (size_t)rows * ldy);
+  for (int i = 0; i < rows * ldx; i++) x[i] = frand(&seed);
+  for (int i = 0; i < in * out; i++) w[i] = frand(&seed);
+  for (int i = 0; i < rows * ldy; i++) y[i] = y0[i] = frand(&seed);
+  if (!small_gemm(y, ldy, x, ldx, w, rows, in, out, beta)) {
+    free(x), free(w), free(y), free(y0);
+    return; /* no AVX-512 here: nothing to compare */
+  }
+  double worst = 0;
+  for (int r = 0; r < rows; r++) {
+    for (int c = 0; c < out; c++) {
+      double ref = beta * y0[(size_t)r * ldy + c];
+      for (int k = 0; k < in; k++) ref += (double)x[(size_t)r * ldx + k] * w[(size_t)k * out + c];
+      double err = fabs(y[(size_t)r * ldy + c] - ref) / (1.0 + fabs(ref));
+      if (err > worst) worst = err;
+    }
+    /* padding between rows untouched */
+    for (int c = out; c < ldy; c++) CHECK(y[(size_t)r * ldy + c] == y0[(size_t)r * ldy + c]);
+  }
+  CHECK_MSG(worst < 1e-5, "rows %d in %d out %d beta %g: relative error %g", rows, in, out, beta, worst);
+  free(x), free(w), free(y), free(y0);
+}
+
+int main(void) {
+  const int rows[] = {1, 2, 3, 4, 5, 7, 8, 13, 64};
+  const int ins[] = {1, 17, 128, 300};
+  const int outs[] = {16, 32, 48, 64, 80, 128, 256};
+  unsigned seed = 1;
+  for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
+    for (size_t b = 0; b < sizeof ins / sizeof *ins; b++)
+      for (size_t c = 0; c < sizeof outs / sizeof *outs; c++) {
+        check_case(rows[a], ins[b], outs[c], 0.0f, seed++);
+        check_case(rows[a], ins[b], outs[c], 1.0f, seed++);
+      }
+  /* cases it must decline, leaving y alone */
+  float x[4] = {1, 2, 3, 4}, w[40] = {0}, y[40] = {7};
+  CHECK(!small_gemm(y, 10, x, 4, w, 1, 4, 10, 0.0f)); /* out not a multiple of 16 */
+  CHECK(!small_gemm(y, 16, x, 4, w, SMALL_GEMM_MAX_ROWS + 1, 4, 16, 0.0f));
+  CHECK(!small_gemm(y, 16, x, 4, w, 1, 4, 16, 0.5f));
+  CHECK(y[0] == 7);
+  return test_summary("test_small_gemm");
+}

@@ -78,6 +78,14 @@ int eval_main(const GematriaFlags *f) {
   double t0 = now_seconds();
   long done = predict_dataset(&m, &ds, NULL, 0, max_blocks, f->max_instructions_in_batch, pred, &skipped);
   double secs = now_seconds() - t0;
+  long nonfinite = 0;
+  for (size_t i = 0; i < (size_t)ds.num_blocks * T; i++) nonfinite += !isfinite(pred[i]);
+  if (nonfinite > skipped * T) { /* NaN marks only the blocks over the cap */
+    gr_error("%s: the model predicts NaN or infinite values for %ld of %ld predicted values; its parameters have "
+             "overflowed",
+             ck.path, nonfinite - skipped * T, done * T);
+    goto out;
+  }
   PercentileRanks ranks;
   ranks.num_ranks = f->collected_percentile_ranks.count;
   for (int i = 0; i < ranks.num_ranks; i++) ranks.ranks[i] = f->collected_percentile_ranks.values[i];

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "train/optimizer.h"
 #include "util/common.h"
 
 static void layers_text(const int *v, int n, char *buf, size_t size) {
@@ -134,6 +135,14 @@ int restore_model_for_inference(const GematriaFlags *f, Checkpoint *ck, GraniteM
   }
   if (granite_model_create(m, &ck->config)) goto fail;
   if (checkpoint_load_params(ck, m)) {
+    granite_model_destroy(m);
+    goto fail;
+  }
+  size_t bad_element;
+  int bad = find_nonfinite_gradient(m->params, m->tensors, m->num_tensors, &bad_element);
+  if (bad >= 0) { /* the trainer never saves such a model; refuse a foreign one */
+    gr_error("%s: parameter %s holds a NaN or infinite value (element %zu); this checkpoint cannot predict",
+             ck->path, m->tensors[bad].name, bad_element);
     granite_model_destroy(m);
     goto fail;
   }

@@ -401,8 +401,51 @@ static int train_step(Trainer *t, Batch *b, float **bufs, size_t *caps, double *
   /* spec §5.4: update k (0-based) uses the LR at global step k */
   double lr = lr_schedule_value(&t->sched, t->step);
   optimizer_update(&t->opt, m->params, m->grads, (float)lr);
+  /* A finite gradient times a huge learning rate can still overflow: never
+   * let such parameters reach a checkpoint (the save may be this step). */
+  bad = find_nonfinite_gradient(m->params, m->tensors, m->num_tensors, &bad_element);
+  if (bad >= 0) {
+    progress_break_line(&t->progress);
+    gr_error("step %lld: the update made parameter %s NaN or infinite (element %zu, learning rate %g); stopping "
+             "without saving this model (last checkpoint: %s); try a lower --gematria_learning_rate or "
+             "--gematria_grad_clip_norm",
+             (long long)t->step + 1, m->tensors[bad].name, bad_element, lr,
+             t->last_checkpoint[0] ? t->last_checkpoint : "none");
+    return -1;
+  }
   t->step++;
   return 0;
+}
+
+/* Before a save: the updated model must still predict finite values on the
+ * batch it was just trained on. Finite parameters can be large enough that
+ * activations overflow (a huge learning rate), and such a model must not be
+ * saved. Costs one forward per save. 0, or -1 after one error line naming
+ * the step and the largest parameter tensor. */
+static int check_updated_model(Trainer *t, const Batch *b, float **bufs, size_t *caps) {
+  GraniteModel *m = &t->model;
+  int T = t->num_tasks;
+  grow_array((void **)&bufs[0], &caps[0], (size_t)granite_output_rows(m, b) * T, sizeof(float));
+  grow_array((void **)&bufs[1], &caps[1], (size_t)b->num_blocks * T, sizeof(float));
+  granite_forward(m, b, bufs[0], bufs[1]);
+  size_t n = (size_t)b->num_blocks * T, bad = n;
+  for (size_t i = 0; i < n && bad == n; i++)
+    if (!isfinite(bufs[1][i])) bad = i;
+  if (bad == n) return 0;
+  int big = 0;
+  float big_value = 0;
+  for (int k = 0; k < m->num_tensors; k++) {
+    const ParamTensor *pt = &m->tensors[k];
+    for (size_t i = 0; i < (size_t)pt->rows * pt->cols; i++)
+      if (fabsf(m->params[pt->offset + i]) > big_value) big_value = fabsf(m->params[pt->offset + i]), big = k;
+  }
+  progress_break_line(&t->progress);
+  gr_error("step %lld: after the update the model predicts NaN or infinite values (block %zu of the batch; largest "
+           "parameter: %s, |value| %.3g); stopping without saving this model (last checkpoint: %s); try a lower "
+           "--gematria_learning_rate or --gematria_grad_clip_norm",
+           (long long)t->step, bad / T, m->tensors[big].name, big_value,
+           t->last_checkpoint[0] ? t->last_checkpoint : "none");
+  return -1;
 }
 
 static int run(Trainer *t) {
@@ -511,14 +554,14 @@ static int run(Trainer *t) {
       vmape = validate(t, &best);
       if (best) save_now = true; /* keep the best model by validation MAPE */
     }
-    if (save_now && save_checkpoint(t, vmape)) {
+    if (save_now && (check_updated_model(t, &batch, bufs, caps) || save_checkpoint(t, vmape))) {
       status = 1;
       break;
     }
   }
   if (status == 0 && t->step != t->last_saved_step) {
     /* final save (also after SIGINT/SIGTERM): never lose the last steps */
-    if (save_checkpoint(t, NAN)) status = 1;
+    if (check_updated_model(t, &batch, bufs, caps) || save_checkpoint(t, NAN)) status = 1;
   }
   if (status == 0 && stop_requested)
     fprintf(stderr, "stopped by signal %d at global step %lld; run the same command again to resume\n",

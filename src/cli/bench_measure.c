@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/replicas.h"
 #include "train/flops.h"
 #include "train/optimizer.h"
 #include "util/common.h"
@@ -31,29 +32,98 @@ static bool phase_done(const PhaseOptions *o, const PhaseResult *r) {
 
 /* dLoss/dprediction of a masked mean squared error: enough to drive a real
  * backward pass (the loss itself does not change the cost of a step). */
-static void mse_gradient(const Batch *b, const float *pred, float *d, int T) {
-  int count = 0;
-  for (int i = 0; i < b->num_blocks * T; i++) count += b->label_mask[i] != 0;
+static void mse_gradient(const Batch *b, const float *pred, float *d, int T, int count) {
   float scale = count ? 2.0f / count : 0.0f;
   for (int i = 0; i < b->num_blocks * T; i++)
     d[i] = b->label_mask[i] ? scale * (pred[i] - b->labels[i]) : 0.0f;
+}
+
+/* Per-part batch and output buffers of one step. */
+typedef struct {
+  int parts;
+  Batch *batch;
+  float **out, **pred, **dout, **dblock;
+  size_t *cap_out, *cap_pred, *cap_dout, *cap_dblock;
+} StepBuffers;
+
+static void step_buffers_init(StepBuffers *sb, int parts, int num_tasks) {
+  sb->parts = parts;
+  sb->batch = xcalloc((size_t)parts, sizeof *sb->batch);
+  for (int i = 0; i < parts; i++) batch_init(&sb->batch[i], num_tasks);
+  sb->out = xcalloc((size_t)parts, sizeof(float *));
+  sb->pred = xcalloc((size_t)parts, sizeof(float *));
+  sb->dout = xcalloc((size_t)parts, sizeof(float *));
+  sb->dblock = xcalloc((size_t)parts, sizeof(float *));
+  sb->cap_out = xcalloc((size_t)parts, sizeof(size_t));
+  sb->cap_pred = xcalloc((size_t)parts, sizeof(size_t));
+  sb->cap_dout = xcalloc((size_t)parts, sizeof(size_t));
+  sb->cap_dblock = xcalloc((size_t)parts, sizeof(size_t));
+}
+
+static void step_buffers_free(StepBuffers *sb) {
+  for (int i = 0; i < sb->parts; i++) {
+    batch_free(&sb->batch[i]);
+    free(sb->out[i]);
+    free(sb->pred[i]);
+    free(sb->dout[i]);
+    free(sb->dblock[i]);
+  }
+  free(sb->batch);
+  free(sb->out);
+  free(sb->pred);
+  free(sb->dout);
+  free(sb->dblock);
+  free(sb->cap_out);
+  free(sb->cap_pred);
+  free(sb->cap_dout);
+  free(sb->cap_dblock);
+}
+
+/* Fills the parts' batches from ids (split by instruction count) and sizes
+ * their buffers. */
+static void fill_parts(StepBuffers *sb, const GraniteModel *m, const Dataset *ds, const int32_t *ids, int k,
+                       Rng *rng) {
+  int start[65];
+  granite_split_ids(ids, k, ds->num_instructions, sb->parts, start);
+  const int T = m->cfg.num_tasks;
+  for (int i = 0; i < sb->parts; i++) {
+    Batch *b = &sb->batch[i];
+    dataset_fill_batch(ds, ids + start[i], start[i + 1] - start[i], b, rng);
+    size_t R = (size_t)granite_output_rows(m, b) * T, B = (size_t)b->num_blocks * T;
+    grow_array((void **)&sb->out[i], &sb->cap_out[i], R, sizeof(float));
+    grow_array((void **)&sb->dout[i], &sb->cap_dout[i], R, sizeof(float));
+    grow_array((void **)&sb->pred[i], &sb->cap_pred[i], B, sizeof(float));
+    grow_array((void **)&sb->dblock[i], &sb->cap_dblock[i], B, sizeof(float));
+  }
+}
+
+static void count_parts(PhaseResult *r, const StepBuffers *sb, const GraniteModel *m, bool train) {
+  for (int i = 0; i < sb->parts; i++) {
+    const Batch *b = &sb->batch[i];
+    add_batch_sizes(r, b);
+    FlopCount f;
+    flops_count_batch(&f, &m->cfg, b, (double)m->num_params);
+    /* the optimizer runs once per step, not once per part */
+    r->flops += train ? f.forward + f.backward + (i == 0 ? f.optimizer : 0) : f.forward;
+  }
 }
 
 int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, PhaseResult *r) {
   memset(r, 0, sizeof *r);
   machine_reset_peak_rss();
   const int T = m->cfg.num_tasks;
+  int parts = o->data_parallel > 1 ? o->data_parallel : 1;
+  GraniteReplicas reps;
+  if (parts > 1 && granite_replicas_create(&reps, m, parts) != 0) return -1;
   Sampler s;
   sampler_init(&s, ds, NULL, 0, SAMPLER_RANDOM, o->max_blocks, o->max_instructions, o->seed);
   int32_t *ids = xmalloc((size_t)sampler_max_batch(&s) * sizeof *ids);
-  Batch b;
-  batch_init(&b, ds->num_tasks);
+  StepBuffers sb;
+  step_buffers_init(&sb, parts, ds->num_tasks);
   Optimizer opt;
   optimizer_init(&opt, OPTIMIZER_ADAM, m->num_params);
   Rng label_rng;
   rng_seed(&label_rng, o->seed ^ 0x5eed);
-  float *out = NULL, *pred = NULL, *dout = NULL, *dblock = NULL;
-  size_t cap_out = 0, cap_pred = 0, cap_dout = 0, cap_dblock = 0;
   int rc = 0;
   for (int step = 0; !phase_done(o, r); step++) {
     bool timed = step >= o->warmup_steps;
@@ -65,19 +135,26 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
       rc = -1;
       break;
     }
-    dataset_fill_batch(ds, ids, k, &b, &label_rng);
-    int R = granite_output_rows(m, &b);
-    grow_array((void **)&out, &cap_out, (size_t)R * T, sizeof *out);
-    grow_array((void **)&dout, &cap_dout, (size_t)R * T, sizeof *dout);
-    grow_array((void **)&pred, &cap_pred, (size_t)b.num_blocks * T, sizeof *pred);
-    grow_array((void **)&dblock, &cap_dblock, (size_t)b.num_blocks * T, sizeof *dblock);
+    fill_parts(&sb, m, ds, ids, k, &label_rng);
     double t1 = now_seconds();
-    granite_forward(m, &b, out, pred);
+    if (parts > 1)
+      granite_replicas_forward(&reps, sb.batch, sb.out, sb.pred);
+    else
+      granite_forward(m, &sb.batch[0], sb.out[0], sb.pred[0]);
     double t2 = now_seconds();
-    mse_gradient(&b, pred, dblock, T);
-    granite_block_grad_to_outputs(m, &b, dblock, dout);
+    /* masked mean over the whole step's blocks */
+    int count = 0;
+    for (int i = 0; i < parts; i++)
+      for (int j = 0; j < sb.batch[i].num_blocks * T; j++) count += sb.batch[i].label_mask[j] != 0;
+    for (int i = 0; i < parts; i++) {
+      mse_gradient(&sb.batch[i], sb.pred[i], sb.dblock[i], T, count);
+      granite_block_grad_to_outputs(m, &sb.batch[i], sb.dblock[i], sb.dout[i]);
+    }
     memset(m->grads, 0, m->num_params * sizeof *m->grads);
-    granite_backward(m, &b, dout);
+    if (parts > 1)
+      granite_replicas_backward(&reps, sb.batch, (const float *const *)sb.dout);
+    else
+      granite_backward(m, &sb.batch[0], sb.dout[0]);
     double t3 = now_seconds();
     optimizer_update(&opt, m->params, m->grads, 1e-4f);
     double t4 = now_seconds();
@@ -88,20 +165,14 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
     r->t_forward += t2 - t1;
     r->t_backward += t3 - t2;
     r->t_update += t4 - t3;
-    add_batch_sizes(r, &b);
-    FlopCount f;
-    flops_count_batch(&f, &m->cfg, &b, (double)m->num_params);
-    r->flops += f.train_step;
+    count_parts(r, &sb, m, true);
   }
   r->peak_rss_mib = machine_peak_rss_mib();
-  free(out);
-  free(pred);
-  free(dout);
-  free(dblock);
   free(ids);
+  step_buffers_free(&sb);
   optimizer_free(&opt);
-  batch_free(&b);
   sampler_free(&s);
+  if (parts > 1) granite_replicas_destroy(&reps);
   return rc;
 }
 
@@ -109,14 +180,14 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
   memset(r, 0, sizeof *r);
   machine_reset_peak_rss();
   granite_set_inference_only(m, true); /* as `granite predict`: no activations kept for backward */
-  const int T = m->cfg.num_tasks;
+  int parts = o->data_parallel > 1 ? o->data_parallel : 1;
+  GraniteReplicas reps;
+  if (parts > 1 && granite_replicas_create(&reps, m, parts) != 0) return -1;
   Sampler s;
   sampler_init(&s, ds, NULL, 0, SAMPLER_ONCE, o->max_blocks, o->max_instructions, o->seed);
   int32_t *ids = xmalloc((size_t)sampler_max_batch(&s) * sizeof *ids);
-  Batch b;
-  batch_init(&b, ds->num_tasks);
-  float *out = NULL, *pred = NULL;
-  size_t cap_out = 0, cap_pred = 0;
+  StepBuffers sb;
+  step_buffers_init(&sb, parts, ds->num_tasks);
   for (int step = 0; !phase_done(o, r); step++) {
     double t0 = now_seconds();
     int k = sampler_next(&s, ids);
@@ -126,29 +197,25 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
       k = sampler_next(&s, ids);
       if (k == 0) break;
     }
-    dataset_fill_batch(ds, ids, k, &b, NULL);
-    int R = granite_output_rows(m, &b);
-    grow_array((void **)&out, &cap_out, (size_t)R * T, sizeof *out);
-    grow_array((void **)&pred, &cap_pred, (size_t)b.num_blocks * T, sizeof *pred);
+    fill_parts(&sb, m, ds, ids, k, NULL);
     double t1 = now_seconds();
-    granite_forward(m, &b, out, pred);
+    if (parts > 1)
+      granite_replicas_forward(&reps, sb.batch, sb.out, sb.pred);
+    else
+      granite_forward(m, &sb.batch[0], sb.out[0], sb.pred[0]);
     double t2 = now_seconds();
     if (step < o->warmup_steps) continue;
     r->steps++;
     r->seconds += t2 - t0;
     r->t_batch += t1 - t0;
     r->t_forward += t2 - t1;
-    add_batch_sizes(r, &b);
-    FlopCount f;
-    flops_count_batch(&f, &m->cfg, &b, (double)m->num_params);
-    r->flops += f.forward;
+    count_parts(r, &sb, m, false);
   }
   r->peak_rss_mib = machine_peak_rss_mib();
-  free(out);
-  free(pred);
   free(ids);
-  batch_free(&b);
+  step_buffers_free(&sb);
   sampler_free(&s);
+  if (parts > 1) granite_replicas_destroy(&reps);
   return 0;
 }
 

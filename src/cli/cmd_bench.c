@@ -24,6 +24,7 @@
 
 #define MAX_CONFIGS 4
 #define MAX_THREAD_COUNTS 8
+#define MAX_RUNS (2 * MAX_THREAD_COUNTS)
 
 /* Spec §3.7 worked example without its last instruction: 5 instructions
  * (sub, mov, mov, sar, sub), the block the latency is measured on. */
@@ -34,9 +35,10 @@ typedef struct {
   GraniteConfig cfg;
   struct {
     int threads;
+    bool data_parallel;
     PhaseResult train, predict;
     bool has_train, has_predict;
-  } runs[MAX_THREAD_COUNTS];
+  } runs[MAX_RUNS];
   int num_runs;
   LatencyResult latency;
   bool has_latency;
@@ -238,16 +240,19 @@ static double load_average(void) {
 
 static double gflops(const PhaseResult *r) { return r->seconds > 0 ? r->flops / r->seconds * 1e-9 : 0; }
 
-static void print_phase_row(FILE *out, const char *cfg, int threads, const char *what, const PhaseResult *r,
-                            double peak, double nominal_peak) {
+static void print_phase_row(FILE *out, const char *cfg, int threads, bool data_parallel, const char *what,
+                            const PhaseResult *r, double peak, double nominal_peak) {
   double g = gflops(r);
   double blocks = r->seconds > 0 ? r->blocks / r->seconds : 0;
   double steps = r->seconds > 0 ? r->steps / r->seconds : 0;
   double fwd = r->t_forward / r->seconds * 100, bwd = r->t_backward / r->seconds * 100,
          upd = r->t_update / r->seconds * 100, bat = r->t_batch / r->seconds * 100;
-  fprintf(out, "%-8s %7d  %-8s %10.0f %9.2f %9.1f %6.1f%% %7.1f%%  %5.0f%%/%3.0f%%/%3.0f%%/%3.0f%%  %8.0f\n", cfg,
-          threads, what, blocks, steps, g, peak > 0 ? g / peak * 100 : 0,
+  char th[16];
+  snprintf(th, sizeof th, "%d%s", threads, threads > 1 ? (data_parallel ? " data" : " kern") : "");
+  fprintf(out, "%-8s %7s  %-8s %10.0f %9.2f %9.1f %6.1f%% %7.1f%%  %5.0f%%/%3.0f%%/%3.0f%%/%3.0f%%  %8.0f\n", cfg,
+          th, what, blocks, steps, g, peak > 0 ? g / peak * 100 : 0,
           nominal_peak > 0 ? g / nominal_peak * 100 : 0, bat, fwd, bwd, upd, r->peak_rss_mib);
+  (void)threads;
 }
 
 static void json_phase(FILE *f, const char *name, const PhaseResult *r, double peak, double nominal_peak) {
@@ -275,7 +280,7 @@ static void json_string(FILE *f, const char *s) {
 int cmd_bench(int argc, char **argv) {
   StrList inputs = {0};
   char *csv = NULL, *tokens = NULL, *configs = "default,256", *threads_text = NULL, *json = NULL;
-  char *dump = NULL, *cache_dir = "/tmp/granite-bench";
+  char *dump = NULL, *cache_dir = "/tmp/granite-bench", *parallel = "data";
   double seconds = 4.0;
   int max_steps = 100000, warmup = 2, max_blocks = 100, max_instructions = 1000000, predict_batch = 1000;
   int latency_calls = 2000, skip_train = 0, skip_predict = 0, skip_latency = 0, skip_sgemm = 0;
@@ -294,6 +299,10 @@ int cmd_bench(int argc, char **argv) {
        "reference log: N=E=G=256, update layers 256, task readout layers 256, K=8); default both"},
       {"threads", FLAG_STRING, &threads_text, "LIST",
        "thread counts to compare, e.g. 1,2 or all (default: 1,all)"},
+      {"parallel", FLAG_STRING, &parallel, "MODE",
+       "how several threads share a step: data (the batch split by blocks, one single-threaded "
+       "model pass per thread, gradients summed; default), kernels (one pass, every kernel and "
+       "sgemm multi-threaded), or data,kernels to measure both"},
       {"seconds", FLAG_DOUBLE, &seconds, "S", "time to spend on each training / prediction measurement (default 4)"},
       {"steps", FLAG_INT, &max_steps, "N", "at most N timed steps (batches) per measurement"},
       {"warmup", FLAG_INT, &warmup, "N", "untimed steps before each measurement (default 2)"},
@@ -348,6 +357,11 @@ int cmd_bench(int argc, char **argv) {
   }
   if (max_blocks < 1 || predict_batch < 1 || seconds < 0 || latency_calls < 1) {
     gr_error("bench: --max-blocks, --predict-batch, --latency-calls must be >= 1 and --seconds >= 0");
+    return 2;
+  }
+  bool modes[2] = {strstr(parallel, "data") != NULL, strstr(parallel, "kernels") != NULL};
+  if (!modes[0] && !modes[1]) {
+    gr_error("bench: --parallel=%s: expected data, kernels or data,kernels", parallel);
     return 2;
   }
   FILE *out = json && !strcmp(json, "-") ? stderr : stdout;
@@ -435,30 +449,34 @@ int cmd_bench(int argc, char **argv) {
     }
     cr->num_params = model.num_params;
     granite_model_destroy(&model);
-    PhaseOptions train_opts = {max_blocks, max_instructions, warmup, max_steps, seconds, 3, seed};
-    PhaseOptions predict_opts = {predict_batch, max_instructions, 1, max_steps, seconds, 2, seed};
-    for (int i = 0; i < num_thread_counts && rc == 0; i++) {
-      int t = thread_counts[i];
-      bench_set_threads(t);
-      cr->runs[cr->num_runs].threads = t;
-      for (int phase = 0; phase < 2 && rc == 0; phase++) {
-        if (phase == 0 ? skip_train : skip_predict) continue;
-        if (granite_model_create(&model, &cr->cfg) != 0) {
-          rc = 1;
-          break;
+    PhaseOptions train_opts = {max_blocks, max_instructions, warmup, max_steps, seconds, 3, seed, 1};
+    PhaseOptions predict_opts = {predict_batch, max_instructions, 1, max_steps, seconds, 2, seed, 1};
+    for (int i = 0; i < num_thread_counts && rc == 0; i++)
+      for (int mode = 0; mode < 2 && rc == 0; mode++) {
+        int t = thread_counts[i];
+        if (!modes[mode] || (t == 1 && mode == 1 && modes[0])) continue; /* 1 thread: one mode is enough */
+        bench_set_threads(t);
+        cr->runs[cr->num_runs].threads = t;
+        cr->runs[cr->num_runs].data_parallel = mode == 0 && t > 1;
+        train_opts.data_parallel = predict_opts.data_parallel = mode == 0 ? t : 1;
+        for (int phase = 0; phase < 2 && rc == 0; phase++) {
+          if (phase == 0 ? skip_train : skip_predict) continue;
+          if (granite_model_create(&model, &cr->cfg) != 0) {
+            rc = 1;
+            break;
+          }
+          granite_model_init_params(&model, seed);
+          if (phase == 0) {
+            if (bench_train(&model, &ds, &train_opts, &cr->runs[cr->num_runs].train) != 0) rc = 1;
+            cr->runs[cr->num_runs].has_train = rc == 0;
+          } else {
+            if (bench_predict(&model, &ds, &predict_opts, &cr->runs[cr->num_runs].predict) != 0) rc = 1;
+            cr->runs[cr->num_runs].has_predict = rc == 0;
+          }
+          granite_model_destroy(&model);
         }
-        granite_model_init_params(&model, seed);
-        if (phase == 0) {
-          if (bench_train(&model, &ds, &train_opts, &cr->runs[cr->num_runs].train) != 0) rc = 1;
-          cr->runs[cr->num_runs].has_train = rc == 0;
-        } else {
-          bench_predict(&model, &ds, &predict_opts, &cr->runs[cr->num_runs].predict);
-          cr->runs[cr->num_runs].has_predict = true;
-        }
-        granite_model_destroy(&model);
+        cr->num_runs++;
       }
-      cr->num_runs++;
-    }
     if (!skip_latency && rc == 0 && granite_model_create(&model, &cr->cfg) == 0) {
       granite_model_init_params(&model, seed);
       bench_set_threads(1);
@@ -480,9 +498,9 @@ int cmd_bench(int argc, char **argv) {
       int t = results[c].runs[i].threads;
       double peak = machine_peak_for_threads(&mp, t);
       if (results[c].runs[i].has_train)
-        print_phase_row(out, results[c].name, t, "train", &results[c].runs[i].train, peak, peak * nominal_scale);
+        print_phase_row(out, results[c].name, t, results[c].runs[i].data_parallel, "train", &results[c].runs[i].train, peak, peak * nominal_scale);
       if (results[c].runs[i].has_predict)
-        print_phase_row(out, results[c].name, t, "predict", &results[c].runs[i].predict, peak,
+        print_phase_row(out, results[c].name, t, results[c].runs[i].data_parallel, "predict", &results[c].runs[i].predict, peak,
                         peak * nominal_scale);
     }
   for (int c = 0; c < num_results; c++)
@@ -532,7 +550,8 @@ int cmd_bench(int argc, char **argv) {
       fprintf(jf, "%s\n  {\"config\": \"%s\", \"params\": %zu, \"runs\": [", c ? "," : "", cr->name, cr->num_params);
       for (int i = 0; i < cr->num_runs; i++) {
         double peak = machine_peak_for_threads(&mp, cr->runs[i].threads);
-        fprintf(jf, "%s{\"threads\": %d, \"peak_gflops\": %.2f", i ? ", " : "", cr->runs[i].threads, peak);
+        fprintf(jf, "%s{\"threads\": %d, \"parallel\": \"%s\", \"peak_gflops\": %.2f", i ? ", " : "",
+                cr->runs[i].threads, cr->runs[i].data_parallel ? "data" : "kernels", peak);
         if (cr->runs[i].has_train) {
           fputs(", ", jf);
           json_phase(jf, "train", &cr->runs[i].train, peak, peak * nominal_scale);

@@ -23,6 +23,13 @@ int progress_init(Progress *p, int64_t first_step, int64_t target_step, double i
       gr_error("%s: cannot open the metrics log: %s", jsonl_path, strerror(errno));
       return -1;
     }
+    /* After a crash the log may hold steps past the checkpoint resumed from;
+     * they are logged again. This record tells readers to drop the older
+     * records with step > first_step. */
+    if (first_step > 0 && ftell(p->jsonl) > 0) {
+      fprintf(p->jsonl, "{\"step\": %lld, \"resumed\": true}\n", (long long)first_step);
+      fflush(p->jsonl);
+    }
   }
   return 0;
 }

@@ -28,7 +28,9 @@ typedef struct {
 } Progress;
 
 /* jsonl_path may be NULL. Opens the log for appending (a resumed run adds to
- * it). 0, or -1 after an error line. */
+ * it, after a record {"step": first_step, "resumed": true}: records of a
+ * crashed run with a larger step are superseded). 0, or -1 after an error
+ * line. */
 int progress_init(Progress *p, int64_t first_step, int64_t target_step, double interval, int num_tasks,
                   const char *const *task_names, const char *jsonl_path);
 

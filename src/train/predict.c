@@ -17,8 +17,22 @@
 #include "train/restore.h"
 #include "util/common.h"
 
+int64_t *dataset_instruction_offsets(const Dataset *ds) {
+  int64_t *first = xmalloc(((size_t)ds->num_blocks + 1) * sizeof *first);
+  first[0] = 0;
+  for (int i = 0; i < ds->num_blocks; i++) first[i + 1] = first[i] + ds->num_instructions[i];
+  return first;
+}
+
 long predict_dataset(GraniteModel *m, const Dataset *ds, const int32_t *ids, int n, int max_blocks,
                      int max_instructions, float *out, long *skipped) {
+  return predict_dataset_outputs(m, ds, ids, n, max_blocks, max_instructions, out, NULL, NULL, skipped);
+}
+
+long predict_dataset_outputs(GraniteModel *m, const Dataset *ds, const int32_t *ids, int n, int max_blocks,
+                             int max_instructions, float *out, const int64_t *instr_first, float *prefix_out,
+                             long *skipped) {
+  bool per_instruction = prefix_out && m->cfg.seq2seq;
   int T = m->cfg.num_tasks;
   for (size_t i = 0; i < (size_t)ds->num_blocks * T; i++) out[i] = NAN;
   Sampler s;
@@ -39,6 +53,16 @@ long predict_dataset(GraniteModel *m, const Dataset *ds, const int32_t *ids, int
     granite_forward(m, &b, outputs, block);
     for (int j = 0; j < k; j++)
       for (int t = 0; t < T; t++) out[(size_t)batch_ids[j] * T + t] = block[(size_t)j * T + t];
+    if (per_instruction) { /* seq2seq rows: the batch's instructions, block by block, in order */
+      int prev = -1;
+      int64_t at = 0;
+      for (int r = 0; r < b.num_instructions; r++) {
+        int j = b.instruction_block[r];
+        if (j != prev) at = instr_first[batch_ids[j]], prev = j;
+        for (int t = 0; t < T; t++) prefix_out[(size_t)at * T + t] = outputs[(size_t)r * T + t];
+        at++;
+      }
+    }
     done += k;
   }
   if (skipped) *skipped = s.num_skipped;
@@ -64,6 +88,44 @@ static bool record_label(const Gematria__BasicBlockWithThroughputProto *rec, con
     return true;
   }
   return false;
+}
+
+/* Storage for the prefix_inverse_throughputs of one record (all tasks). */
+typedef struct {
+  Gematria__ThroughputWithSourceProto__PrefixThroughputProto *entries;
+  Gematria__ThroughputWithSourceProto__PrefixThroughputProto **ptrs;
+  double *values;
+  size_t cap;
+} PrefixEntries;
+
+/* Seq2seq: gives each task entry one prefix_inverse_throughputs entry per
+ * instruction holding the CUMULATIVE prediction for instructions 0..j (what
+ * the field means). Gematria writes the per-instruction deltas there (spec
+ * §5.8); docs/training.md notes the difference. deltas[I*T]: the model's
+ * per-instruction outputs of this block. */
+static void attach_prefixes(PrefixEntries *pe, Gematria__ThroughputWithSourceProto *entries, int T,
+                            const float *deltas, int I) {
+  size_t need = (size_t)I * T;
+  if (need > pe->cap) {
+    pe->entries = xrealloc(pe->entries, need * sizeof *pe->entries);
+    pe->ptrs = xrealloc(pe->ptrs, need * sizeof *pe->ptrs);
+    pe->values = xrealloc(pe->values, need * sizeof *pe->values);
+    pe->cap = need;
+  }
+  for (int t = 0; t < T; t++) {
+    double sum = 0;
+    for (int j = 0; j < I; j++) {
+      size_t k = (size_t)t * I + j;
+      sum += deltas[(size_t)j * T + t];
+      pe->values[k] = sum;
+      gematria__throughput_with_source_proto__prefix_throughput_proto__init(&pe->entries[k]);
+      pe->entries[k].n_inverse_throughput_cycles = 1;
+      pe->entries[k].inverse_throughput_cycles = &pe->values[k];
+      pe->ptrs[k] = &pe->entries[k];
+    }
+    entries[t].n_prefix_inverse_throughputs = (size_t)I;
+    entries[t].prefix_inverse_throughputs = pe->ptrs + (size_t)t * I;
+  }
 }
 
 static void write_csv_row(FILE *csv, const Gematria__BasicBlockWithThroughputProto *rec, const float *pred, int T) {
@@ -98,6 +160,9 @@ int predict_main(const GematriaFlags *f) {
   const char *repl = f->out_of_vocabulary_replacement_token[0] ? f->out_of_vocabulary_replacement_token : NULL;
   float *pred = NULL, *labels = NULL;
   uint8_t *mask = NULL;
+  int64_t *instr_first = NULL; /* seq2seq only */
+  float *deltas = NULL;
+  PrefixEntries prefixes = {0};
   regex_t filters[GRANITE_MAX_TASKS];
   int num_regex = 0;
   FILE *csv = NULL;
@@ -127,7 +192,12 @@ int predict_main(const GematriaFlags *f) {
   pred = xmalloc((size_t)ds.num_blocks * T * sizeof(float));
   double t0 = now_seconds();
   long skipped = 0;
-  long predicted = predict_dataset(&m, &ds, NULL, 0, max_blocks, f->max_instructions_in_batch, pred, &skipped);
+  if (m.cfg.seq2seq) {
+    instr_first = dataset_instruction_offsets(&ds);
+    deltas = xmalloc(((size_t)instr_first[ds.num_blocks] * T + 1) * sizeof(float));
+  }
+  long predicted = predict_dataset_outputs(&m, &ds, NULL, 0, max_blocks, f->max_instructions_in_batch, pred,
+                                           instr_first, deltas, &skipped);
   double secs = now_seconds() - t0;
 
   char default_name[600];
@@ -170,6 +240,7 @@ int predict_main(const GematriaFlags *f) {
         entries[t].inverse_throughput_cycles = &values[t];
         ptrs[t] = &entries[t];
       }
+      if (deltas) attach_prefixes(&prefixes, entries, T, deltas + (size_t)instr_first[i] * T, ds.num_instructions[i]);
       size_t n = record_append_throughputs(&rec_buf, &rec_cap, raw, len, ptrs, T);
       rc = tfrecord_write(&w, rec_buf, n);
       if (csv) write_csv_row(csv, rec, p, T);
@@ -216,6 +287,11 @@ out:
   if (csv) fclose(csv);
   for (int i = 0; i < num_regex; i++) regfree(&filters[i]);
   free(rec_buf);
+  free(instr_first);
+  free(deltas);
+  free(prefixes.entries);
+  free(prefixes.ptrs);
+  free(prefixes.values);
   free(pred);
   free(labels);
   free(mask);

@@ -25,6 +25,19 @@
 long predict_dataset(GraniteModel *m, const Dataset *ds, const int32_t *ids, int n, int max_blocks,
                      int max_instructions, float *out, long *skipped);
 
+/* predict_dataset that also keeps, for a seq2seq model, each instruction's
+ * output: instruction j of block i goes to prefix_out[(instr_first[i] + j) *
+ * num_tasks + t] (instr_first[i] = instructions of the blocks before i, see
+ * dataset_instruction_offsets). These are the per-instruction deltas; the
+ * caller sums them into prefixes. prefix_out = NULL: as predict_dataset. */
+long predict_dataset_outputs(GraniteModel *m, const Dataset *ds, const int32_t *ids, int n, int max_blocks,
+                             int max_instructions, float *out, const int64_t *instr_first, float *prefix_out,
+                             long *skipped);
+
+/* instr_first[0..num_blocks]: running sum of ds->num_instructions; the last
+ * entry is the total. Returns a new array (free it). */
+int64_t *dataset_instruction_offsets(const Dataset *ds);
+
 /* --gematria_action=predict. Returns the exit status. */
 int predict_main(const GematriaFlags *f);
 

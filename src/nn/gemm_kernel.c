@@ -1,36 +1,40 @@
-#include "nn/small_gemm.h"
+#include "nn/gemm_kernel.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-/* One tile: R rows (1-4) x NV*16 columns (NV 1-4). Inlined with constant R
+/* One tile: R rows (1-6) x NV*16 columns (NV 1-4). Inlined with constant R
  * and NV, so the accumulators live in registers. */
 __attribute__((target("avx512f"), always_inline)) static inline void tile(float *y, int ldy, const float *x,
                                                                             int ldx, const float *w, int in,
                                                                             int out, float beta, const int R,
                                                                             const int NV) {
-  __m512 acc[4][4];
-  _Pragma("GCC unroll 4")
+  __m512 acc[6][4];
+  _Pragma("GCC unroll 6")
   for (int i = 0; i < R; i++)
-    _Pragma("GCC unroll 4")
+    _Pragma("GCC unroll 6")
     for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
   for (int k = 0; k < in; k++) {
     const float *wk = w + (size_t)k * out;
     __m512 wv[4];
-    _Pragma("GCC unroll 4")
-    for (int j = 0; j < NV; j++) wv[j] = _mm512_loadu_ps(wk + 16 * j);
-    _Pragma("GCC unroll 4")
+    _Pragma("GCC unroll 6")
+    for (int j = 0; j < NV; j++) {
+      wv[j] = _mm512_loadu_ps(wk + 16 * j);
+      __asm__("" : "+v"(wv[j])); /* keep W in a register: folding the load into every FMA costs R loads */
+    }
+    _Pragma("GCC unroll 6")
     for (int i = 0; i < R; i++) {
       __m512 xb = _mm512_set1_ps(x[(size_t)i * ldx + k]);
-      _Pragma("GCC unroll 4")
+      _Pragma("GCC unroll 6")
       for (int j = 0; j < NV; j++) acc[i][j] = _mm512_fmadd_ps(xb, wv[j], acc[i][j]);
     }
   }
-  _Pragma("GCC unroll 4")
+  _Pragma("GCC unroll 6")
   for (int i = 0; i < R; i++)
-    _Pragma("GCC unroll 4")
+    _Pragma("GCC unroll 6")
     for (int j = 0; j < NV; j++) {
       float *p = y + (size_t)i * ldy + 16 * j;
       __m512 v = beta != 0.0f ? _mm512_add_ps(acc[i][j], _mm512_loadu_ps(p)) : acc[i][j];
@@ -49,32 +53,72 @@ __attribute__((target("avx512f"))) static void tile_any(float *y, int ldy, const
     TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(2, 3) TILE_CASE(2, 4)
     TILE_CASE(3, 1) TILE_CASE(3, 2) TILE_CASE(3, 3) TILE_CASE(3, 4)
     TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(4, 3) TILE_CASE(4, 4)
+    TILE_CASE(5, 1) TILE_CASE(5, 2) TILE_CASE(5, 3) TILE_CASE(5, 4)
+    TILE_CASE(6, 1) TILE_CASE(6, 2) TILE_CASE(6, 3) TILE_CASE(6, 4)
   default: break;
   }
 }
 
-bool small_gemm(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in, int out,
-                float beta) {
-  static int have_avx512 = -1;
-  if (have_avx512 < 0) have_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
-  if (!have_avx512 || rows > SMALL_GEMM_MAX_ROWS || rows <= 0 || out <= 0 || out % 16 != 0 ||
-      (beta != 0.0f && beta != 1.0f))
+static int have_avx512(void) {
+  static int have = -1;
+  if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+  return have;
+}
+
+/* Rows per chunk: one chunk of x (ROW_CHUNK x in floats) stays in L2 while
+ * every 64-column slice of W passes over it; chunks go to different threads. */
+#define ROW_CHUNK 96
+
+bool gemm_kernel_nn(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in, int out,
+                    float beta) {
+  if (!have_avx512() || rows <= 0 || in <= 0 || out <= 0 || out % 16 != 0 || (beta != 0.0f && beta != 1.0f))
     return false;
-  /* columns outer: one 64-wide slice of W (in x 64 floats) stays in L1/L2
-   * while every row block passes over it */
-  for (int c = 0; c < out; c += 64) {
-    int nv = (out - c) >= 64 ? 4 : (out - c) / 16;
-    for (int r = 0; r < rows; r += 4) {
-      int rr = rows - r >= 4 ? 4 : rows - r;
-      tile_any(y + (size_t)r * ldy + c, ldy, x + (size_t)r * ldx, ldx, w + c, in, out, beta, rr, nv);
+  int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 2)
+  for (int ch = 0; ch < chunks; ch++) {
+    int r0 = ch * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
+    for (int c = 0; c < out; c += 64) {
+      int nv = (out - c) >= 64 ? 4 : (out - c) / 16;
+      for (int r = r0; r < r1; r += 6) {
+        int rr = r1 - r >= 6 ? 6 : r1 - r;
+        tile_any(y + (size_t)r * ldy + c, ldy, x + (size_t)r * ldx, ldx, w + c, in, out, beta, rr, nv);
+      }
     }
   }
   return true;
 }
 
+bool gemm_kernel_nt(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in, int out,
+                    float beta) {
+  if (!have_avx512() || rows <= 0 || in <= 0 || out <= 0 || out % 16 != 0 || (beta != 0.0f && beta != 1.0f))
+    return false;
+  /* W is [out x in]; its transpose [in x out] is what the kernel streams.
+   * The copy costs in*out floats against rows*in*out multiply-adds. */
+  static _Thread_local float *wt = NULL;
+  static _Thread_local size_t cap = 0;
+  size_t need = (size_t)in * out;
+  if (need > cap) {
+    free(wt);
+    wt = malloc(need * sizeof(float));
+    if (!wt) {
+      cap = 0;
+      return false;
+    }
+    cap = need;
+  }
+  for (int i = 0; i < out; i++)
+    for (int k = 0; k < in; k++) wt[(size_t)k * out + i] = w[(size_t)i * in + k];
+  return gemm_kernel_nn(y, ldy, x, ldx, wt, rows, in, out, beta);
+}
+
 #else
-bool small_gemm(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in, int out,
-                float beta) {
+bool gemm_kernel_nn(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in, int out,
+                    float beta) {
+  (void)y, (void)ldy, (void)x, (void)ldx, (void)w, (void)rows, (void)in, (void)out, (void)beta;
+  return false;
+}
+bool gemm_kernel_nt(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in, int out,
+                    float beta) {
   (void)y, (void)ldy, (void)x, (void)ldx, (void)w, (void)rows, (void)in, (void)out, (void)beta;
   return false;
 }

@@ -5,12 +5,12 @@
 #include <omp.h>
 
 #include "nn/activation.h"
-#include "nn/small_gemm.h"
+#include "nn/gemm_kernel.h"
 
 void matmul_forward(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in,
                     int out, float beta) {
   if (rows == 0 || out == 0) return;
-  if (rows <= SMALL_GEMM_MAX_ROWS && small_gemm(y, ldy, x, ldx, w, rows, in, out, beta)) return;
+  if (gemm_kernel_nn(y, ldy, x, ldx, w, rows, in, out, beta)) return;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0f, x, ldx, w, out, beta,
               y, ldy);
 }
@@ -18,6 +18,7 @@ void matmul_forward(float *y, int ldy, const float *x, int ldx, const float *w, 
 void matmul_backward_input(float *dx, int lddx, const float *dy, const float *w, int rows, int in,
                            int out, float beta) {
   if (rows == 0 || in == 0) return;
+  if (gemm_kernel_nt(dx, lddx, dy, out, w, rows, out, in, beta)) return;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in, out, 1.0f, dy, out, w, out, beta,
               dx, lddx);
 }

@@ -46,7 +46,37 @@ static void check_case(int rows, int in, int out, float beta, unsigned seed, boo
   free(x), free(w), free(y), free(y0);
 }
 
+/* dW[in×out] += xᵀ·dy against a plain loop */
+static void check_weight_grad(int rows, int in, int out, unsigned seed) {
+  int ldx = in + 2;
+  float *x = malloc(sizeof(float) * (size_t)rows * ldx), *dy = malloc(sizeof(float) * (size_t)rows * out);
+  float *dw = malloc(sizeof(float) * (size_t)in * out), *dw0 = malloc(sizeof(float) * (size_t)in * out);
+  for (int i = 0; i < rows * ldx; i++) x[i] = frand(&seed);
+  for (int i = 0; i < rows * out; i++) dy[i] = frand(&seed);
+  for (int i = 0; i < in * out; i++) dw[i] = dw0[i] = frand(&seed);
+  if (gemm_kernel_tn_acc(dw, x, ldx, dy, rows, in, out)) {
+    double worst = 0;
+    for (int i = 0; i < in; i++)
+      for (int c = 0; c < out; c++) {
+        double ref = dw0[(size_t)i * out + c];
+        for (int r = 0; r < rows; r++) ref += (double)x[(size_t)r * ldx + i] * dy[(size_t)r * out + c];
+        worst = fmax(worst, fabs(dw[(size_t)i * out + c] - ref) / (1.0 + fabs(ref)));
+      }
+    CHECK_MSG(worst < 1e-6 + 1e-7 * rows, "weight grad rows %d in %d out %d: relative error %g", rows, in, out,
+              worst);
+  }
+  free(x), free(dy), free(dw), free(dw0);
+}
+
 int main(void) {
+  const int wg_rows[] = {1, 5, 40, 333};
+  const int wg_ins[] = {1, 6, 7, 128, 130};
+  const int wg_outs[] = {16, 64, 80, 128};
+  unsigned wseed = 99;
+  for (size_t a = 0; a < 4; a++)
+    for (size_t b = 0; b < 5; b++)
+      for (size_t c = 0; c < 4; c++) check_weight_grad(wg_rows[a], wg_ins[b], wg_outs[c], wseed++);
+  CHECK(!gemm_kernel_tn_acc(NULL, NULL, 1, NULL, 1, 1, 10)); /* out not a multiple of 16 */
   const int rows[] = {1, 2, 3, 4, 5, 6, 7, 13, 64, 97, 300};
   const int ins[] = {1, 17, 128, 300};
   const int outs[] = {16, 32, 48, 64, 80, 128, 256};

@@ -6,19 +6,22 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-/* One tile: R rows (1-6) x NV*16 columns (NV 1-4). Inlined with constant R
- * and NV, so the accumulators live in registers. */
+/* One tile: y[R rows x NV*16 columns] = Σ_k x(i,k)·w[k][...] (+ y), x(i,k)
+ * at x[i*xs_i + k*xs_k] (so x may be read transposed), w rows ldw apart.
+ * Inlined with constant R (1-6) and NV (1-4): the accumulators live in
+ * registers. */
 __attribute__((target("avx512f"), always_inline)) static inline void tile(float *y, int ldy, const float *x,
-                                                                            int ldx, const float *w, int in,
-                                                                            int out, float beta, const int R,
+                                                                            size_t xs_i, size_t xs_k,
+                                                                            const float *w, size_t ldw, int K,
+                                                                            float beta, const int R,
                                                                             const int NV) {
   __m512 acc[6][4];
   _Pragma("GCC unroll 6")
   for (int i = 0; i < R; i++)
     _Pragma("GCC unroll 6")
     for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
-  for (int k = 0; k < in; k++) {
-    const float *wk = w + (size_t)k * out;
+  for (int k = 0; k < K; k++) {
+    const float *wk = w + (size_t)k * ldw;
     __m512 wv[4];
     _Pragma("GCC unroll 6")
     for (int j = 0; j < NV; j++) {
@@ -27,7 +30,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile(float 
     }
     _Pragma("GCC unroll 6")
     for (int i = 0; i < R; i++) {
-      __m512 xb = _mm512_set1_ps(x[(size_t)i * ldx + k]);
+      __m512 xb = _mm512_set1_ps(x[(size_t)i * xs_i + (size_t)k * xs_k]);
       _Pragma("GCC unroll 6")
       for (int j = 0; j < NV; j++) acc[i][j] = _mm512_fmadd_ps(xb, wv[j], acc[i][j]);
     }
@@ -43,11 +46,11 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile(float 
 }
 
 #define TILE_CASE(R, NV) \
-  case (R)*8 + (NV): tile(y, ldy, x, ldx, w, in, out, beta, R, NV); break;
+  case (R)*8 + (NV): tile(y, ldy, x, xs_i, xs_k, w, ldw, K, beta, R, NV); break;
 
-__attribute__((target("avx512f"))) static void tile_any(float *y, int ldy, const float *x, int ldx,
-                                                         const float *w, int in, int out, float beta, int r,
-                                                         int nv) {
+__attribute__((target("avx512f"))) static void tile_any(float *y, int ldy, const float *x, size_t xs_i,
+                                                         size_t xs_k, const float *w, size_t ldw, int K,
+                                                         float beta, int r, int nv) {
   switch (r * 8 + nv) {
     TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(1, 3) TILE_CASE(1, 4)
     TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(2, 3) TILE_CASE(2, 4)
@@ -81,7 +84,8 @@ bool gemm_kernel_nn(float *y, int ldy, const float *x, int ldx, const float *w, 
       int nv = (out - c) >= 64 ? 4 : (out - c) / 16;
       for (int r = r0; r < r1; r += 6) {
         int rr = r1 - r >= 6 ? 6 : r1 - r;
-        tile_any(y + (size_t)r * ldy + c, ldy, x + (size_t)r * ldx, ldx, w + c, in, out, beta, rr, nv);
+        tile_any(y + (size_t)r * ldy + c, ldy, x + (size_t)r * ldx, (size_t)ldx, 1, w + c, (size_t)out, in, beta,
+                 rr, nv);
       }
     }
   }
@@ -111,6 +115,22 @@ bool gemm_kernel_nt(float *y, int ldy, const float *x, int ldx, const float *w, 
   return gemm_kernel_nn(y, ldy, x, ldx, wt, rows, in, out, beta);
 }
 
+bool gemm_kernel_tn_acc(float *dw, const float *x, int ldx, const float *dy, int rows, int in, int out) {
+  if (!have_avx512() || rows <= 0 || in <= 0 || out <= 0 || out % 16 != 0) return false;
+  /* dW tile (6 rows of in x 64 columns of out) += Σ_r x[r][i] ⊗ dy[r][c]:
+   * the same tile reading x transposed; threads own disjoint dW rows */
+  int tiles = (in + 5) / 6;
+#pragma omp parallel for schedule(static) if ((long)rows * in * out > (1L << 20))
+  for (int t = 0; t < tiles; t++) {
+    int i = t * 6, rr = in - i >= 6 ? 6 : in - i;
+    for (int c = 0; c < out; c += 64) {
+      int nv = (out - c) >= 64 ? 4 : (out - c) / 16;
+      tile_any(dw + (size_t)i * out + c, out, x + i, 1, (size_t)ldx, dy + c, (size_t)out, rows, 1.0f, rr, nv);
+    }
+  }
+  return true;
+}
+
 #else
 bool gemm_kernel_nn(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in, int out,
                     float beta) {
@@ -120,6 +140,10 @@ bool gemm_kernel_nn(float *y, int ldy, const float *x, int ldx, const float *w, 
 bool gemm_kernel_nt(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in, int out,
                     float beta) {
   (void)y, (void)ldy, (void)x, (void)ldx, (void)w, (void)rows, (void)in, (void)out, (void)beta;
+  return false;
+}
+bool gemm_kernel_tn_acc(float *dw, const float *x, int ldx, const float *dy, int rows, int in, int out) {
+  (void)dw, (void)x, (void)ldx, (void)dy, (void)rows, (void)in, (void)out;
   return false;
 }
 #endif

@@ -23,4 +23,8 @@ bool gemm_kernel_nn(float *y, int ldy, const float *x, int ldx, const float *w, 
 bool gemm_kernel_nt(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in, int out,
                     float beta);
 
+/* dW[in×out] += xᵀ·dy, x[rows×in] (row stride ldx), dy[rows×out] dense
+ * (the weight gradient of a dense layer); out a multiple of 16. */
+bool gemm_kernel_tn_acc(float *dw, const float *x, int ldx, const float *dy, int rows, int in, int out);
+
 #endif

@@ -26,6 +26,7 @@ void matmul_backward_input(float *dx, int lddx, const float *dy, const float *w,
 void matmul_backward_weight(float *dw, const float *x, int ldx, const float *dy, int rows, int in,
                             int out) {
   if (rows == 0) return;
+  if (gemm_kernel_tn_acc(dw, x, ldx, dy, rows, in, out)) return;
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, rows, 1.0f, x, ldx, dy, out, 1.0f,
               dw, out);
 }

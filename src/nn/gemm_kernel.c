@@ -110,8 +110,13 @@ bool gemm_kernel_nt(float *y, int ldy, const float *x, int ldx, const float *w, 
     }
     cap = need;
   }
-  for (int i = 0; i < out; i++)
-    for (int k = 0; k < in; k++) wt[(size_t)k * out + i] = w[(size_t)i * in + k];
+  /* in 16x16 blocks, so that both sides stay in a few cache lines */
+  for (int i0 = 0; i0 < out; i0 += 16)
+    for (int k0 = 0; k0 < in; k0 += 16) {
+      int i1 = i0 + 16 < out ? i0 + 16 : out, k1 = k0 + 16 < in ? k0 + 16 : in;
+      for (int i = i0; i < i1; i++)
+        for (int k = k0; k < k1; k++) wt[(size_t)k * out + i] = w[(size_t)i * in + k];
+    }
   return gemm_kernel_nn(y, ldy, x, ldx, wt, rows, in, out, beta);
 }
 

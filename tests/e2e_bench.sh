@@ -1,0 +1,57 @@
+#!/bin/sh
+# granite bench on the bundled sample: the table, the JSON fields tools
+# read, --dump-graphs (one graph per block, indices local to the block),
+# and bad flags. $1 = the granite binary.
+set -u
+G=${1:?usage: e2e_bench.sh path/to/granite}
+T=$(mktemp -d /tmp/granite_e2e_bench_XXXXXX)
+trap 'rm -rf "$T"' EXIT
+FAILS=0
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+
+"$G" bench --input data/sample/sample.tfrecord --tokens data/sample/vocab.txt --configs default \
+  --threads 1,2 --seconds 0.05 --steps 3 --warmup 1 --predict-batch 50 --latency-calls 20 \
+  --json "$T/r.json" --dump-graphs "$T/g.jsonl" >"$T/out.txt" 2>"$T/err.txt" || fail "bench exited $?"
+grep -q "FP32 peak: .* = [0-9]* GFLOP/s" "$T/out.txt" || fail "no peak derivation line"
+grep -q "^default *1 *train" "$T/out.txt" || fail "no 1-thread training row"
+grep -q "^default *2 data *predict" "$T/out.txt" || fail "no 2-thread prediction row"
+grep -q "^latency default" "$T/out.txt" || fail "no latency line"
+python3 - "$T/r.json" "$T/g.jsonl" <<'PY' || fail "JSON or graph dump wrong"
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["machine"]
+assert m["peak_gflops"] > 0 and m["cores"] >= 1 and "derivation" in m, m
+assert r["data"]["blocks"] > 0
+runs = r["results"][0]["runs"]
+assert [x["threads"] for x in runs] == [1, 2], runs
+for x in runs:
+    for phase in ("train", "predict"):
+        p = x[phase]
+        assert p["steps"] >= 1 and p["blocks"] > 0 and p["flops"] > 0, p
+        assert 0 < p["fraction_of_peak"] < 5, p
+        assert p["peak_rss_mib"] > 0
+assert r["results"][0]["latency"]["median_ms"] > 0
+n = 0
+for line in open(sys.argv[2]):
+    g = json.loads(line)
+    nodes, edges = len(g["node_tokens"]), len(g["edge_types"])
+    assert len(g["senders"]) == edges == len(g["receivers"])
+    assert len(g["instruction_node_mask"]) == nodes and sum(g["instruction_node_mask"]) >= 1
+    assert all(0 <= s < nodes for s in g["senders"] + g["receivers"]), "indices not local"
+    assert len(g["throughput"]) == 1
+    n += 1
+assert n == r["data"]["blocks"], (n, r["data"]["blocks"])
+PY
+grep -q "vocabulary size" "$T/out.txt" || fail "--dump-graphs does not print the vocabulary size"
+
+# bad input: one error line, non-zero exit
+"$G" bench --configs nosuch --input data/sample/sample.tfrecord --tokens data/sample/vocab.txt \
+  --skip-sgemm >/dev/null 2>"$T/e1" && fail "unknown config accepted"
+[ "$(grep -c 'error' "$T/e1")" = 1 ] || fail "unknown config: not exactly one error line"
+"$G" bench --threads 0 >/dev/null 2>"$T/e2" && fail "--threads 0 accepted"
+"$G" bench --input /nonexistent.tfrecord --tokens data/sample/vocab.txt >/dev/null 2>"$T/e3" &&
+  fail "missing input accepted"
+grep -q "nonexistent" "$T/e3" || fail "missing input: error does not name the file"
+
+[ $FAILS = 0 ] && echo "e2e_bench: all passed"
+exit $FAILS

@@ -113,6 +113,26 @@ static void check_config(const char *name, const GraniteConfig *cfg, int parts) 
   for (int p = 0; p < parts; p++) CHECK(reps.rep[p].params == m.params);
 
   granite_replicas_destroy(&reps);
+
+  /* the same through granite_forward/backward with data parallelism on */
+  granite_set_data_parallel(&m, parts);
+  float *out2 = calloc((size_t)R * T, sizeof(float)), *bp2 = calloc((size_t)BLOCKS * T, sizeof(float));
+  for (int round = 0; round < 2; round++) { /* twice: buffers are reused */
+    granite_forward(&m, &whole, out2, bp2);
+    CHECK_MSG(rel_diff(out2, out, (size_t)R * T) < 1e-5, "%s: data-parallel outputs", name);
+    CHECK_MSG(rel_diff(bp2, bp, (size_t)BLOCKS * T) < 1e-5, "%s: data-parallel block predictions", name);
+    memset(m.grads, 0, sizeof(float) * m.num_params);
+    granite_backward(&m, &whole, d);
+    gd = rel_diff(m.grads, grads_whole, m.num_params);
+    CHECK_MSG(gd < 1e-4, "%s: data-parallel gradients differ by %g", name, gd);
+  }
+  int rows_, cols_;
+  CHECK(granite_activation(&m, "encoder/nodes", &rows_, &cols_) == NULL);
+  CHECK(granite_work_bytes(&m) > 0);
+  granite_set_data_parallel(&m, 1);
+  granite_forward(&m, &whole, out2, bp2);
+  CHECK(granite_activation(&m, "encoder/nodes", &rows_, &cols_) != NULL);
+  free(out2), free(bp2);
   for (int p = 0; p < parts; p++) free(pout[p]), free(pbp[p]), batch_free(&part[p]);
   free(out), free(bp), free(d), free(grads_whole);
   granite_model_destroy(&m);

@@ -153,7 +153,9 @@ static void prepare(GraniteModel *model, const Batch *b) {
   csr_build(w->send_off, w->send_items, b->senders, w->m, w->n);
 }
 
-size_t granite_work_bytes(const GraniteModel *m) { return m->work->arena_bytes; }
+size_t granite_work_bytes(const GraniteModel *m) {
+  return m->work->arena_bytes + granite_data_parallel_bytes(m);
+}
 
 int granite_output_rows(const GraniteModel *m, const Batch *b) {
   return m->cfg.seq2seq ? b->num_instructions : b->num_blocks;
@@ -339,7 +341,7 @@ static void finish_update(const GraniteConfig *c, const float *P, UpdateActs *a,
     layernorm_forward(a->out, a->mean, a->rstd, a->pre, P + ln, P + ln + dim, rows, dim);
 }
 
-void granite_forward(GraniteModel *model, const Batch *b, float *outputs, float *block_predictions) {
+void granite_forward_single(GraniteModel *model, const Batch *b, float *outputs, float *block_predictions) {
   prepare(model, b);
   ModelWork *w = model->work;
   const GraniteConfig *c = &model->cfg;
@@ -608,7 +610,7 @@ static void readout_backward(GraniteModel *model, const Batch *b, const float *d
     add_rows(w->gu, din, w->dX, din, R, din);
 }
 
-void granite_backward(GraniteModel *model, const Batch *b, const float *d_outputs) {
+void granite_backward_single(GraniteModel *model, const Batch *b, const float *d_outputs) {
   ModelWork *w = model->work;
   if (w->inference_only) {
     gr_error("model: backward pass requested after an inference-only forward pass");
@@ -639,6 +641,7 @@ void granite_backward(GraniteModel *model, const Batch *b, const float *d_output
 
 const float *granite_activation(const GraniteModel *model, const char *name, int *rows, int *cols) {
   const ModelWork *w = model->work;
+  if (w->dp_last_split) return NULL; /* the activations live in the replicas */
   const GraniteConfig *c = &model->cfg;
   int N = c->node_embedding_size, E = c->edge_embedding_size, G = c->global_embedding_size;
   int t;

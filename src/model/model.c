@@ -185,6 +185,7 @@ int granite_model_create(GraniteModel *m, const GraniteConfig *cfg) {
 }
 
 void granite_model_destroy(GraniteModel *m) {
+  if (m->work) granite_data_parallel_free(m);
   if (m->work) free(m->work->arena);
   free(m->work);
   free(m->tensors);

@@ -91,6 +91,13 @@ const float *granite_activation(const GraniteModel *m, const char *name, int *ro
  * iterations' buffers instead of K), for prediction of large batches;
  * granite_backward then refuses to run. Outputs are bit-identical. */
 void granite_set_inference_only(GraniteModel *m, bool inference_only);
+/* threads > 1: granite_forward/granite_backward split every batch of at
+ * least 2*threads blocks by blocks over `threads` replicas that share the
+ * parameters, each running single-threaded in its own thread; gradients are
+ * summed (model/replicas.h says why: robust on busy machines). Results equal
+ * the one-pass ones up to float summation order; granite_activation then
+ * returns NULL. threads <= 1 (the default): one pass, multi-threaded kernels. */
+void granite_set_data_parallel(GraniteModel *m, int threads);
 /* Bytes of activation memory the model holds now (grows to the largest batch). */
 size_t granite_work_bytes(const GraniteModel *m);
 

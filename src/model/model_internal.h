@@ -41,6 +41,11 @@ typedef struct ModelWork {
   bool reference_path;
   bool inference_only; /* iteration buffers alternate between two sets */
 
+  /* data parallelism (model/data_parallel.c) */
+  int dp_threads;          /* > 1: granite_forward splits a batch over this many replicas */
+  struct DataParallel *dp; /* created on first use */
+  bool dp_last_split;      /* the last forward ran on replicas */
+
   /* arena: grows to the largest batch, then reused */
   char *arena;
   size_t arena_bytes;
@@ -59,5 +64,12 @@ typedef struct ModelWork {
       *tmp_b;
   float *dx1, *dsum, *dx0, *dX, *dty;
 } ModelWork;
+
+/* One pass over the whole batch on this model (granite.c); granite_forward /
+ * granite_backward dispatch to these or to the replicas (data_parallel.c). */
+void granite_forward_single(GraniteModel *m, const Batch *b, float *outputs, float *block_predictions);
+void granite_backward_single(GraniteModel *m, const Batch *b, const float *d_outputs);
+void granite_data_parallel_free(GraniteModel *m);
+size_t granite_data_parallel_bytes(const GraniteModel *m);
 
 #endif

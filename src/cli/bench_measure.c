@@ -112,9 +112,9 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
   memset(r, 0, sizeof *r);
   machine_reset_peak_rss();
   const int T = m->cfg.num_tasks;
-  int parts = o->data_parallel > 1 ? o->data_parallel : 1;
-  GraniteReplicas reps;
-  if (parts > 1 && granite_replicas_create(&reps, m, parts) != 0) return -1;
+  /* data parallelism as the model offers it to every caller (model.h) */
+  granite_set_data_parallel(m, o->data_parallel);
+  const int parts = 1;
   Sampler s;
   sampler_init(&s, ds, NULL, 0, SAMPLER_RANDOM, o->max_blocks, o->max_instructions, o->seed);
   int32_t *ids = xmalloc((size_t)sampler_max_batch(&s) * sizeof *ids);
@@ -137,10 +137,7 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
     }
     fill_parts(&sb, m, ds, ids, k, &label_rng);
     double t1 = now_seconds();
-    if (parts > 1)
-      granite_replicas_forward(&reps, sb.batch, sb.out, sb.pred);
-    else
-      granite_forward(m, &sb.batch[0], sb.out[0], sb.pred[0]);
+    granite_forward(m, &sb.batch[0], sb.out[0], sb.pred[0]);
     double t2 = now_seconds();
     /* masked mean over the whole step's blocks */
     int count = 0;
@@ -151,10 +148,7 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
       granite_block_grad_to_outputs(m, &sb.batch[i], sb.dblock[i], sb.dout[i]);
     }
     memset(m->grads, 0, m->num_params * sizeof *m->grads);
-    if (parts > 1)
-      granite_replicas_backward(&reps, sb.batch, (const float *const *)sb.dout);
-    else
-      granite_backward(m, &sb.batch[0], sb.dout[0]);
+    granite_backward(m, &sb.batch[0], sb.dout[0]);
     double t3 = now_seconds();
     optimizer_update(&opt, m->params, m->grads, 1e-4f);
     double t4 = now_seconds();
@@ -172,7 +166,6 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
   step_buffers_free(&sb);
   optimizer_free(&opt);
   sampler_free(&s);
-  if (parts > 1) granite_replicas_destroy(&reps);
   return rc;
 }
 
@@ -180,9 +173,9 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
   memset(r, 0, sizeof *r);
   machine_reset_peak_rss();
   granite_set_inference_only(m, true); /* as `granite predict`: no activations kept for backward */
-  int parts = o->data_parallel > 1 ? o->data_parallel : 1;
-  GraniteReplicas reps;
-  if (parts > 1 && granite_replicas_create(&reps, m, parts) != 0) return -1;
+  /* data parallelism as the model offers it to every caller (model.h) */
+  granite_set_data_parallel(m, o->data_parallel);
+  const int parts = 1;
   Sampler s;
   sampler_init(&s, ds, NULL, 0, SAMPLER_ONCE, o->max_blocks, o->max_instructions, o->seed);
   int32_t *ids = xmalloc((size_t)sampler_max_batch(&s) * sizeof *ids);
@@ -199,10 +192,7 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
     }
     fill_parts(&sb, m, ds, ids, k, NULL);
     double t1 = now_seconds();
-    if (parts > 1)
-      granite_replicas_forward(&reps, sb.batch, sb.out, sb.pred);
-    else
-      granite_forward(m, &sb.batch[0], sb.out[0], sb.pred[0]);
+    granite_forward(m, &sb.batch[0], sb.out[0], sb.pred[0]);
     double t2 = now_seconds();
     if (step < o->warmup_steps) continue;
     r->steps++;
@@ -215,7 +205,6 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
   free(ids);
   step_buffers_free(&sb);
   sampler_free(&s);
-  if (parts > 1) granite_replicas_destroy(&reps);
   return 0;
 }
 

@@ -43,6 +43,12 @@ LOGGED=$(wc -l <$T/ck/metrics.jsonl)
 [ "$LOGGED" -ge "$N" ] || fail "metrics.jsonl has $LOGGED lines after $N steps"
 cp $T/ck/metrics.jsonl $T/metrics_before.jsonl
 
+# The worst moment for a kill: the newest checkpoint renamed into place but
+# the index not yet updated. Make it so (if the kill did not already).
+grep -v "model.ckpt-$N\"" $T/ck/checkpoint >$T/index
+PREV=$(sed -n 's/^all_model_checkpoint_paths: "model.ckpt-\([0-9]*\)"$/\1/p' $T/index | tail -1)
+[ -n "$PREV" ] && sed -i "1i model_checkpoint_path: \"model.ckpt-$PREV\"" $T/index
+cp $T/index $T/ck/checkpoint
 # A temporary file as a killed save leaves it, with a higher step number than
 # any real checkpoint, and a truncated body: must be ignored.
 head -c 100 $T/ck/model.ckpt-$N >$T/ck/model.ckpt-99999.tmp-4242
@@ -63,9 +69,9 @@ sed -n "$((LOGGED + 1))p" $T/ck/metrics.jsonl | grep -q "^{\"step\": $N, \"resum
 tail -1 $T/ck/metrics.jsonl | grep -q "^{\"step\": $TARGET," || fail "the log does not end at step $TARGET"
 grep -v '^{.*}$' $T/ck/metrics.jsonl | head -1 | grep -q . && fail "metrics.jsonl has a torn line"
 # the stale file is the only temporary file, and nothing was confused by it
-# (the killed process may have left its own model.ckpt-N.tmp-PID if killed
-# while saving; nothing else may be left)
-ls $T/ck | grep tmp | grep -v '^model\.ckpt-[0-9]*\.tmp-[0-9]*$' | head -1 | grep -q . &&
+# (the killed process may have left its own model.ckpt-N.tmp-PID or
+# checkpoint.tmp-PID if killed while saving; nothing else may be left)
+ls $T/ck | grep tmp | grep -v '^\(model\.ckpt-[0-9]*\|checkpoint\)\.tmp-[0-9]*$' | head -1 | grep -q . &&
   fail "unexpected temporary files: $(ls $T/ck | grep tmp | tr '\n' ' ')"
 [ -f $T/ck/model.ckpt-99999.tmp-4242 ] || fail "the stale file was removed (not ours to remove)"
 "$G" eval --gematria_checkpoint_file=$T/ck/model.ckpt-$TARGET --gematria_input_file=$DATA --json >$T/e.json \

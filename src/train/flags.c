@@ -185,6 +185,9 @@ static const FlagSpec flag_table[] = {
     {"gematria_log_interval_secs", FT_DOUBLE, OFF(log_interval_secs), "5", G_OURS,
      "train: seconds between progress lines", NULL, 0, 1e9},
     {"json", FT_BOOL, OFF(json), "false", G_OURS, "eval: print the metrics as JSON instead of a table", NULL, NOLIM},
+    {"gematria_prefetch_batches", FT_BOOL, OFF(prefetch_batches), "true", G_OURS,
+     "train: build the next batch in a second thread during the current step (same results either way)", NULL,
+     NOLIM},
     /* TF-only */
     {"master", FT_STRING, OFF(master), "", G_NOEFFECT, "TensorFlow master", NULL, NOLIM},
     {"gematria_numpy_print_edgeitems", FT_INT, OFF(numpy_print_edgeitems), "20", G_NOEFFECT, "NumPy printing", NULL,

@@ -122,6 +122,7 @@ typedef struct {
   int num_threads; /* 0 = all cores */
   double log_interval_secs;
   bool json;
+  bool prefetch_batches; /* train: build the next batch in a second thread */
 
   unsigned char was_set[FLAGS_MAX]; /* per table entry: given on the command line */
 } GematriaFlags;

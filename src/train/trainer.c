@@ -18,6 +18,7 @@
 #include "io/dataset.h"
 #include "model/loss.h"
 #include "model/model.h"
+#include "train/batch_source.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
@@ -196,9 +197,10 @@ static void fill_meta(Trainer *t) {
   if (f->tokens_file) checkpoint_meta_set(&t->meta, "tokens_file", f->tokens_file);
 }
 
+/* t->rs holds the random state after the last batch trained on (set by
+ * the loop from the batch), not the sampler's: with prefetch the sampler is
+ * already past the next batch. */
 static int save_checkpoint(Trainer *t, double valid_mape) {
-  t->rs.sampler = t->sampler.rng;
-  t->rs.sampler_cursor = t->sampler.cursor;
   CheckpointContents c = {
       .global_step = t->step,
       .model = &t->model,
@@ -310,6 +312,18 @@ static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt
     CheckpointIndex ix;
     if (checkpoint_index_read(f->checkpoint_dir, &ix) == 0) {
       if (isfinite(ix.best_validation_mape)) t->best_valid_mape = ix.best_validation_mape;
+      /* A kill between a checkpoint's rename and the index update leaves it
+       * unlisted, and pruning (which follows the index) would keep it forever:
+       * list it again. */
+      if (ix.num_steps == 0 || ix.all_steps[ix.num_steps - 1] < ck.global_step) {
+        ix.all_steps = xrealloc(ix.all_steps, (size_t)(ix.num_steps + 1) * sizeof *ix.all_steps);
+        ix.all_steps[ix.num_steps++] = ck.global_step;
+        ix.latest_step = ck.global_step;
+        if (checkpoint_index_write(f->checkpoint_dir, &ix)) {
+          checkpoint_index_free(&ix);
+          goto done;
+        }
+      }
       checkpoint_index_free(&ix);
     }
     fprintf(stderr, "resuming from %s (global step %lld)\n", ck.path, (long long)ck.global_step);
@@ -518,33 +532,37 @@ static int run(Trainer *t) {
   fprintf(stderr, "training %s: %zu parameters, %d tasks, from step %lld %s\n", f->seq2seq ? "seq2seq" : "seq2num",
           t->model.num_params, t->num_tasks, (long long)t->step, until);
 
+  BatchRandomState start_rs = {t->rs.sampler, t->rs.labels, t->rs.injection, t->rs.sampler_cursor};
+  BatchSource source;
+  if (batch_source_start(&source, &t->data, &t->sampler, t->num_tasks, t->gopts.replacement_token,
+                         f->out_of_vocabulary_injection_probability, &start_rs, f->prefetch_batches))
+    return 1;
   install_stop_handlers();
-  int32_t *ids = xmalloc((size_t)sampler_max_batch(&t->sampler) * sizeof *ids);
-  Batch batch;
-  batch_init(&batch, t->num_tasks);
+  TrainingBatch *tb = NULL;
   float *bufs[4] = {0};
   size_t caps[4] = {0};
   int status = 0;
   int valid_every = f->validation_epochs > 0 ? f->validation_epochs : f->save_checkpoint_epochs;
   double last_lr = lr_schedule_value(&t->sched, t->step);
   while (!stop_requested && (target == 0 || t->step < target)) {
-    int k = sampler_next(&t->sampler, ids);
+    tb = batch_source_next(&source);
+    int k = tb->num_blocks;
     if (k == 0) {
       gr_error("no training block fits in a batch of --gematria_max_instructions_in_batch=%d instructions",
                f->max_instructions_in_batch);
       status = 1;
       break;
     }
-    dataset_fill_batch(&t->data, ids, k, &batch, &t->rs.labels);
-    if (f->out_of_vocabulary_injection_probability > 0)
-      batch_inject_oov(&batch, t->gopts.replacement_token, f->out_of_vocabulary_injection_probability,
-                       &t->rs.injection);
     last_lr = lr_schedule_value(&t->sched, t->step);
     double loss, mae[GRANITE_MAX_TASKS];
-    if (train_step(t, &batch, bufs, caps, &loss, mae)) {
+    if (train_step(t, &tb->batch, bufs, caps, &loss, mae)) {
       status = 1;
       break;
     }
+    t->rs.sampler = tb->after.sampler;
+    t->rs.sampler_cursor = tb->after.sampler_cursor;
+    t->rs.labels = tb->after.labels;
+    t->rs.injection = tb->after.injection;
     bool last = target > 0 && t->step >= target;
     progress_step(&t->progress, t->step, k, loss, mae, last_lr, last || stop_requested);
     bool save_now = t->step % f->save_checkpoint_epochs == 0;
@@ -554,26 +572,26 @@ static int run(Trainer *t) {
       vmape = validate(t, &best);
       if (best) save_now = true; /* keep the best model by validation MAPE */
     }
-    if (save_now && (check_updated_model(t, &batch, bufs, caps) || save_checkpoint(t, vmape))) {
+    if (save_now && (check_updated_model(t, &tb->batch, bufs, caps) || save_checkpoint(t, vmape))) {
       status = 1;
       break;
     }
   }
   if (status == 0 && t->step != t->last_saved_step) {
     /* final save (also after SIGINT/SIGTERM): never lose the last steps */
-    if (check_updated_model(t, &batch, bufs, caps) || save_checkpoint(t, NAN)) status = 1;
+    if (check_updated_model(t, &tb->batch, bufs, caps) || save_checkpoint(t, NAN)) status = 1;
   }
   if (status == 0 && stop_requested)
     fprintf(stderr, "stopped by signal %d at global step %lld; run the same command again to resume\n",
             (int)stop_requested, (long long)t->step);
   else if (status == 0)
-    fprintf(stderr, "finished at global step %lld (%.0fs)\n", (long long)t->step,
-            now_seconds() - t->progress.start_time);
+    fprintf(stderr, "finished at global step %lld (%.0fs, of which %.2fs waiting for batches%s)\n",
+            (long long)t->step, now_seconds() - t->progress.start_time, source.wait_seconds,
+            f->prefetch_batches ? ", built in a second thread" : "");
   if (isfinite(t->best_valid_mape) && status == 0)
     fprintf(stderr, "best validation MAPE %.3f%% (see %s/checkpoint)\n", t->best_valid_mape, f->checkpoint_dir);
   for (int i = 0; i < 4; i++) free(bufs[i]);
-  free(ids);
-  batch_free(&batch);
+  batch_source_stop(&source);
   return status;
 }
 

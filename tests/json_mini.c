@@ -101,7 +101,12 @@ static int parse_value(Parser *p, JsonValue *v) {
 int json_parse(const char *text, size_t len, JsonValue *out, size_t *error_offset) {
   Parser p = {text, 0, len};
   memset(out, 0, sizeof *out);
-  if (parse_value(&p, out) != 0) {
+  int rc = parse_value(&p, out);
+  if (rc == 0) {
+    skip_space(&p);
+    if (p.pos < p.len) rc = -1; /* text after the value */
+  }
+  if (rc != 0) {
     if (error_offset) *error_offset = p.pos;
     json_free(out);
     return -1;
@@ -140,4 +145,13 @@ uint64_t json_uint(const JsonValue *v) {
   if (!v || !v->text) return 0;
   if (v->text[0] == '-') return (uint64_t)strtoll(v->text, NULL, 10);
   return strtoull(v->text, NULL, 10);
+}
+
+double json_number(const JsonValue *v) {
+  return v && v->text && (v->type == JSON_NUMBER || v->type == JSON_STRING) ? strtod(v->text, NULL) : 0.0;
+}
+
+size_t json_array_len(const JsonValue *obj, const char *key) {
+  const JsonValue *a = json_get(obj, key);
+  return a && a->type == JSON_ARRAY ? a->n : 0;
 }

@@ -17,7 +17,8 @@ typedef struct JsonValue {
   char **keys;              /* object keys */
 } JsonValue;
 
-/* Parses text[0..len); returns 0, or -1 (with *error_offset) on bad JSON. */
+/* Parses text[0..len) (one value, white space around it allowed); returns 0,
+ * or -1 (with *error_offset, may be NULL) on bad JSON or text after the value. */
 int json_parse(const char *text, size_t len, JsonValue *out, size_t *error_offset);
 void json_free(JsonValue *v);
 
@@ -28,5 +29,10 @@ const char *json_get_string(const JsonValue *obj, const char *key, const char *d
 /* Integer of a number value (exact for int64/uint64 texts). */
 int64_t json_int(const JsonValue *v);
 uint64_t json_uint(const JsonValue *v);
+/* Double of a number, or of a numeric string (protobuf's JSON mapping writes
+ * "NaN", "Infinity" and 64-bit integers as strings); 0 if v is NULL. */
+double json_number(const JsonValue *v);
+/* Elements of an array member (0 if absent or not an array). */
+size_t json_array_len(const JsonValue *obj, const char *key);
 
 #endif

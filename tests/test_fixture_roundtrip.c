@@ -6,38 +6,28 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fixture_json.c"
 #include "io/block_io.h"
+#include "json_mini.c"
 #include "testing.h"
 
-/* 64-bit integers are strings in protobuf's JSON mapping; small ones may be numbers. */
-static uint64_t json_u64(const JsonValue *v) {
-  if (!v) return 0;
-  if (v->kind == JSON_STRING) return strtoull(v->string, NULL, 10);
-  return (uint64_t)v->number;
+/* String member ("" if absent, as proto3 defaults). */
+static const char *json_string_or_empty(const JsonValue *obj, const char *key) {
+  return json_get_string(obj, key, "");
 }
-
-static int64_t json_i64(const JsonValue *v) {
-  if (!v) return 0;
-  if (v->kind == JSON_STRING) return strtoll(v->string, NULL, 10);
-  return (int64_t)v->number;
-}
-
-static double json_double(const JsonValue *v) { return v ? v->number : 0.0; }
 
 static void check_operand(const Gematria__CanonicalizedOperandProto *op, const JsonValue *j, int rec) {
   const JsonValue *v;
   if ((v = json_get(j, "register_name"))) {
     CHECK_MSG(op->operand_case == GEMATRIA__CANONICALIZED_OPERAND_PROTO__OPERAND_REGISTER_NAME &&
-                  !strcmp(op->register_name, v->string),
-              "record %d register %s", rec, v->string);
+                  !strcmp(op->register_name, v->text),
+              "record %d register %s", rec, v->text);
   } else if ((v = json_get(j, "immediate_value"))) {
     CHECK_MSG(op->operand_case == GEMATRIA__CANONICALIZED_OPERAND_PROTO__OPERAND_IMMEDIATE_VALUE &&
-                  op->immediate_value == json_u64(v),
+                  op->immediate_value == json_uint(v),
               "record %d immediate", rec);
   } else if ((v = json_get(j, "fp_immediate_value"))) {
     CHECK_MSG(op->operand_case == GEMATRIA__CANONICALIZED_OPERAND_PROTO__OPERAND_FP_IMMEDIATE_VALUE &&
-                  op->fp_immediate_value == json_double(v),
+                  op->fp_immediate_value == json_number(v),
               "record %d fp immediate", rec);
   } else if ((v = json_get(j, "address"))) {
     CHECK_MSG(op->operand_case == GEMATRIA__CANONICALIZED_OPERAND_PROTO__OPERAND_ADDRESS, "record %d address", rec);
@@ -46,12 +36,12 @@ static void check_operand(const Gematria__CanonicalizedOperandProto *op, const J
     CHECK_MSG(!strcmp(a->base_register, json_string_or_empty(v, "base_register")), "record %d base", rec);
     CHECK_MSG(!strcmp(a->index_register, json_string_or_empty(v, "index_register")), "record %d index", rec);
     CHECK_MSG(!strcmp(a->segment, json_string_or_empty(v, "segment")), "record %d segment", rec);
-    CHECK_MSG(a->displacement == json_i64(json_get(v, "displacement")), "record %d displacement %" PRId64, rec,
+    CHECK_MSG(a->displacement == json_int(json_get(v, "displacement")), "record %d displacement %" PRId64, rec,
               a->displacement);
-    CHECK_MSG(a->scaling == (int32_t)json_double(json_get(v, "scaling")), "record %d scaling", rec);
+    CHECK_MSG(a->scaling == (int32_t)json_number(json_get(v, "scaling")), "record %d scaling", rec);
   } else if ((v = json_get(j, "memory"))) {
     CHECK_MSG(op->operand_case == GEMATRIA__CANONICALIZED_OPERAND_PROTO__OPERAND_MEMORY &&
-                  op->memory->alias_group_id == (int32_t)json_double(json_get(v, "alias_group_id")),
+                  op->memory->alias_group_id == (int32_t)json_number(json_get(v, "alias_group_id")),
               "record %d memory", rec);
   } else {
     CHECK_MSG(op->operand_case == GEMATRIA__CANONICALIZED_OPERAND_PROTO__OPERAND__NOT_SET, "record %d unset", rec);
@@ -60,18 +50,18 @@ static void check_operand(const Gematria__CanonicalizedOperandProto *op, const J
 
 static void check_operands(size_t n, Gematria__CanonicalizedOperandProto **ops, const JsonValue *ins, const char *key,
                            int rec, long *num_operands) {
-  CHECK_MSG((int)n == json_array_len(ins, key), "record %d: %s count %zu", rec, key, n);
+  CHECK_MSG(n == json_array_len(ins, key), "record %d: %s count %zu", rec, key, n);
   const JsonValue *list = json_get(ins, key);
-  for (size_t i = 0; i < n && list && (int)i < list->count; i++) check_operand(ops[i], &list->items[i], rec);
+  for (size_t i = 0; i < n && list && i < list->n; i++) check_operand(ops[i], &list->items[i], rec);
   *num_operands += n;
 }
 
 static void check_doubles(size_t n, const double *values, const JsonValue *list, int rec, const char *what) {
-  int expected = list ? list->count : 0;
-  CHECK_MSG((int)n == expected, "record %d: %s count %zu vs %d", rec, what, n, expected);
-  for (size_t i = 0; i < n && (int)i < expected; i++)
-    CHECK_MSG(values[i] == list->items[i].number, "record %d: %s[%zu] %.17g vs %.17g", rec, what, i, values[i],
-              list->items[i].number);
+  size_t expected = list ? list->n : 0;
+  CHECK_MSG(n == expected, "record %d: %s count %zu vs %zu", rec, what, n, expected);
+  for (size_t i = 0; i < n && i < expected; i++)
+    CHECK_MSG(values[i] == json_number(&list->items[i]), "record %d: %s[%zu] %.17g vs %.17g", rec, what, i, values[i],
+              json_number(&list->items[i]));
 }
 
 typedef struct {
@@ -83,12 +73,12 @@ static void check_record(const Gematria__BasicBlockWithThroughputProto *r, const
   CHECK_MSG(r->basic_block != NULL, "record %d has no basic_block", rec);
   if (!r->basic_block) return;
   const Gematria__BasicBlockProto *b = r->basic_block;
-  CHECK((int)b->n_machine_instructions == json_array_len(bb, "machine_instructions"));
+  CHECK(b->n_machine_instructions == json_array_len(bb, "machine_instructions"));
   CHECK(!strcmp(b->fingerprint, json_string_or_empty(bb, "fingerprint")));
   const JsonValue *ins_list = json_get(bb, "canonicalized_instructions");
-  CHECK_MSG((int)b->n_canonicalized_instructions == (ins_list ? ins_list->count : 0), "record %d instruction count",
+  CHECK_MSG(b->n_canonicalized_instructions == (ins_list ? ins_list->n : 0u), "record %d instruction count",
             rec);
-  for (size_t i = 0; i < b->n_canonicalized_instructions && ins_list && (int)i < ins_list->count; i++) {
+  for (size_t i = 0; i < b->n_canonicalized_instructions && ins_list && i < ins_list->n; i++) {
     const Gematria__CanonicalizedInstructionProto *ins = b->canonicalized_instructions[i];
     const JsonValue *ji = &ins_list->items[i];
     t->instructions++;
@@ -96,20 +86,20 @@ static void check_record(const Gematria__BasicBlockWithThroughputProto *r, const
               ins->mnemonic);
     CHECK(!strcmp(ins->llvm_mnemonic, json_string_or_empty(ji, "llvm_mnemonic")));
     const JsonValue *prefixes = json_get(ji, "prefixes");
-    CHECK((int)ins->n_prefixes == (prefixes ? prefixes->count : 0));
-    for (size_t p = 0; p < ins->n_prefixes && prefixes && (int)p < prefixes->count; p++)
-      CHECK(!strcmp(ins->prefixes[p], prefixes->items[p].string));
+    CHECK(ins->n_prefixes == (prefixes ? prefixes->n : 0));
+    for (size_t p = 0; p < ins->n_prefixes && prefixes && p < prefixes->n; p++)
+      CHECK(!strcmp(ins->prefixes[p], prefixes->items[p].text));
     check_operands(ins->n_output_operands, ins->output_operands, ji, "output_operands", rec, &t->operands);
     check_operands(ins->n_input_operands, ins->input_operands, ji, "input_operands", rec, &t->operands);
     check_operands(ins->n_implicit_output_operands, ins->implicit_output_operands, ji, "implicit_output_operands",
                    rec, &t->operands);
     check_operands(ins->n_implicit_input_operands, ins->implicit_input_operands, ji, "implicit_input_operands", rec,
                    &t->operands);
-    CHECK((int)ins->n_instruction_annotations == json_array_len(ji, "instruction_annotations"));
+    CHECK(ins->n_instruction_annotations == json_array_len(ji, "instruction_annotations"));
   }
   const JsonValue *tps = json_get(j, "inverse_throughputs");
-  CHECK_MSG((int)r->n_inverse_throughputs == (tps ? tps->count : 0), "record %d source count", rec);
-  for (size_t s = 0; s < r->n_inverse_throughputs && tps && (int)s < tps->count; s++) {
+  CHECK_MSG(r->n_inverse_throughputs == (tps ? tps->n : 0), "record %d source count", rec);
+  for (size_t s = 0; s < r->n_inverse_throughputs && tps && s < tps->n; s++) {
     const Gematria__ThroughputWithSourceProto *tp = r->inverse_throughputs[s];
     const JsonValue *jt = &tps->items[s];
     t->sources++;
@@ -118,8 +108,8 @@ static void check_record(const Gematria__BasicBlockWithThroughputProto *r, const
                   json_get(jt, "inverse_throughput_cycles"), rec, "inverse_throughput_cycles");
     t->values += tp->n_inverse_throughput_cycles;
     const JsonValue *prefixes = json_get(jt, "prefix_inverse_throughputs");
-    CHECK((int)tp->n_prefix_inverse_throughputs == (prefixes ? prefixes->count : 0));
-    for (size_t p = 0; p < tp->n_prefix_inverse_throughputs && prefixes && (int)p < prefixes->count; p++) {
+    CHECK(tp->n_prefix_inverse_throughputs == (prefixes ? prefixes->n : 0));
+    for (size_t p = 0; p < tp->n_prefix_inverse_throughputs && prefixes && p < prefixes->n; p++) {
       check_doubles(tp->prefix_inverse_throughputs[p]->n_inverse_throughput_cycles,
                     tp->prefix_inverse_throughputs[p]->inverse_throughput_cycles,
                     json_get(&prefixes->items[p], "inverse_throughput_cycles"), rec, "prefix throughput");
@@ -170,7 +160,7 @@ int main(void) {
     if (!nl) break;
     *nl = 0;
     JsonValue j;
-    CHECK_MSG(json_parse(line, &j) == 0, "jsonl line %d does not parse", rec + 1);
+    CHECK_MSG(json_parse(line, strlen(line), &j, NULL) == 0, "jsonl line %d does not parse", rec + 1);
     check_record(msg, &j, rec, &t);
     json_free(&j);
     line = nl + 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "io/checkpoint.h"
+#include "train/label_sources.h"
 #include "train/predict.h"
 #include "train/restore.h"
 #include "util/common.h"
@@ -99,6 +100,10 @@ int eval_main(const GematriaFlags *f) {
   else
     metrics_print_table(stdout, &met, (const char *const *)ck.task_names);
   fflush(stdout);
+  /* with --json stdout holds only the JSON object */
+  if (print_label_sources(f->json ? stderr : stdout, (const char *const *)f->input_file.items, f->input_file.count,
+                          filters, (const char *const *)ck.task_names, T))
+    goto out;
   status = 0;
 out:
   free(pred);

@@ -382,7 +382,9 @@ static int train_step(Trainer *t, Batch *b, float **bufs, size_t *caps, double *
   double loss;
   if (t->use_deltas) {
     loss = loss_compute(t->loss_type, t->loss_norm, out, b->delta_labels, b->delta_mask, R, T, NULL, d_out).objective;
-    per_task_relative_mae(out, b->delta_labels, b->delta_mask, R, T, mae_out);
+    /* The progress MAPE stays per block (spec §5.3 would give per-instruction
+     * delta errors, NaN whenever a delta label is 0): comparable across modes. */
+    per_task_relative_mae(block, b->labels, b->label_mask, b->num_blocks, T, mae_out);
   } else {
     loss = loss_compute(t->loss_type, t->loss_norm, block, b->labels, b->label_mask, b->num_blocks, T, NULL, d_block)
                .objective;

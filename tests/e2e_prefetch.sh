@@ -2,7 +2,8 @@
 # Building the next batch in a second thread (--gematria_prefetch_batches, the
 # default) must not change training: the same seed gives byte-identical
 # checkpoints (parameters, optimizer state and saved random state) with and
-# without prefetch, for random and sequential batches, with OOV injection.
+# without prefetch, for random and sequential batches, with OOV injection;
+# and a run stopped and resumed gives the same checkpoint as one that was not.
 # $1 = the granite binary.
 set -u
 G=${1:?usage: e2e_prefetch.sh path/to/granite}
@@ -32,6 +33,18 @@ for mode in random sequential; do
       fail "$mode: model.ckpt-$s differs with and without prefetch"
   done
 done
+# A run stopped and resumed (at step 7, once without prefetch, at step 13)
+# also gives the same model: checkpoints carry the random state and the
+# random sampler's block order as of the last batch trained on.
+for stop in 7 13; do
+  pf=
+  [ $stop = 7 ] && pf=--nogematria_prefetch_batches
+  "$G" $RUN --gematria_checkpoint_dir=$T/resumed --gematria_training_num_epochs=$stop $pf 2>/dev/null ||
+    fail "stopped run at $stop"
+done
+"$G" $RUN --gematria_checkpoint_dir=$T/resumed 2>$T/resumed.err || fail "resumed run"
+grep -q "resuming from .*model.ckpt-13" $T/resumed.err || fail "did not resume from step 13"
+cmp -s $T/resumed/model.ckpt-20 $T/random-on/model.ckpt-20 || fail "a resumed run differs from an uninterrupted one"
 # the two modes really train on different batches (the comparison can fail)
 cmp -s $T/random-on/model.ckpt-20 $T/sequential-on/model.ckpt-20 && fail "random and sequential runs are identical"
 # and another seed changes the result
@@ -42,4 +55,4 @@ if [ $FAILS -ne 0 ]; then
   echo "e2e_prefetch: $FAILS failure(s)" >&2
   exit 1
 fi
-echo "e2e_prefetch: identical checkpoints with and without prefetch (random and sequential batches)"
+echo "e2e_prefetch: identical checkpoints with and without prefetch (random and sequential batches) and after resuming"

@@ -19,6 +19,7 @@ static void build(BatchSource *s, TrainingBatch *tb) {
   tb->after.sampler_cursor = s->sampler->cursor;
   tb->after.labels = s->labels;
   tb->after.injection = s->injection;
+  if (tb->order_after) memcpy(tb->order_after, s->sampler->ids, (size_t)s->sampler->n * sizeof *tb->order_after);
 }
 
 static void *producer(void *arg) {
@@ -54,7 +55,11 @@ int batch_source_start(BatchSource *s, const Dataset *data, Sampler *sampler, in
   s->labels = rs->labels;
   s->injection = rs->injection;
   s->ids = xmalloc((size_t)sampler_max_batch(sampler) * sizeof *s->ids);
-  for (int i = 0; i < 2; i++) batch_init(&s->slot[i].batch, num_tasks);
+  for (int i = 0; i < 2; i++) {
+    batch_init(&s->slot[i].batch, num_tasks);
+    if (sampler->mode == SAMPLER_RANDOM)
+      s->slot[i].order_after = xmalloc(((size_t)sampler->n + 1) * sizeof *s->slot[i].order_after);
+  }
   s->prefetch = prefetch;
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
@@ -101,7 +106,10 @@ void batch_source_stop(BatchSource *s) {
   }
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
-  for (int i = 0; i < 2; i++) batch_free(&s->slot[i].batch);
+  for (int i = 0; i < 2; i++) {
+    batch_free(&s->slot[i].batch);
+    free(s->slot[i].order_after);
+  }
   free(s->ids);
   s->ids = NULL;
 }

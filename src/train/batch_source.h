@@ -26,6 +26,11 @@ typedef struct {
   Batch batch;
   int num_blocks; /* 0: no block fits in a batch (an error for training) */
   BatchRandomState after; /* the random state right after building this batch */
+  /* The random sampler's order of the blocks right after building this batch
+   * (its partial shuffles carry over from step to step): with the random
+   * state, what a resumed run needs to draw the same batches. NULL for the
+   * sequential sampler, whose order never changes. [sampler->n] */
+  int32_t *order_after;
 } TrainingBatch;
 
 typedef struct {

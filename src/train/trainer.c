@@ -81,6 +81,11 @@ typedef struct {
   PercentileRanks ranks;
   Progress progress;
   bool use_deltas;
+  /* The random sampler's block order: after the last batch trained on (to
+   * save), and as read from the checkpoint resumed from (to restore). */
+  const int32_t *order_to_save;
+  int32_t *restored_order;
+  size_t restored_order_len;
 } Trainer;
 
 static int make_dirs(const char *path) {
@@ -201,6 +206,12 @@ static void fill_meta(Trainer *t) {
  * the loop from the batch), not the sampler's: with prefetch the sampler is
  * already past the next batch. */
 static int save_checkpoint(Trainer *t, double valid_mape) {
+  /* the random state, then (random sampler) the block order */
+  size_t order_bytes = t->order_to_save ? (size_t)t->sampler.n * sizeof(int32_t) : 0;
+  size_t blob_bytes = sizeof t->rs + order_bytes;
+  uint8_t *blob = xmalloc(blob_bytes);
+  memcpy(blob, &t->rs, sizeof t->rs);
+  if (order_bytes) memcpy(blob + sizeof t->rs, t->order_to_save, order_bytes);
   CheckpointContents c = {
       .global_step = t->step,
       .model = &t->model,
@@ -209,12 +220,14 @@ static int save_checkpoint(Trainer *t, double valid_mape) {
       .task_names = t->task_names,
       .optimizer = &t->opt,
       .meta = &t->meta,
-      .rng_state = &t->rs,
-      .rng_state_bytes = sizeof t->rs,
+      .rng_state = blob,
+      .rng_state_bytes = blob_bytes,
       .validation_mape = valid_mape,
   };
   char path[4096];
-  if (checkpoint_save(t->f->checkpoint_dir, &c, t->f->checkpoint_max_to_keep, path, sizeof path)) return -1;
+  int rc = checkpoint_save(t->f->checkpoint_dir, &c, t->f->checkpoint_max_to_keep, path, sizeof path);
+  free(blob);
+  if (rc) return -1;
   progress_break_line(&t->progress);
   fprintf(stderr, "saved %s\n", path);
   snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s", path);
@@ -261,6 +274,32 @@ static void per_task_relative_mae(const float *pred, const float *labels, const 
   }
 }
 
+static int compare_int32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Puts the random sampler's block order back as saved, so that a resumed
+ * run draws the same batches as an uninterrupted one. Only if the saved
+ * order is a reordering of the same blocks (same data and split); otherwise
+ * the fresh order is kept (the batches are then just as random). */
+static void restore_sampler_order(Trainer *t) {
+  Sampler *s = &t->sampler;
+  if (!t->restored_order || s->mode != SAMPLER_RANDOM || t->restored_order_len != (size_t)s->n) return;
+  size_t bytes = (size_t)s->n * sizeof(int32_t);
+  int32_t *a = xmalloc(bytes + sizeof(int32_t)), *b = xmalloc(bytes + sizeof(int32_t));
+  memcpy(a, s->ids, bytes);
+  memcpy(b, t->restored_order, bytes);
+  qsort(a, (size_t)s->n, sizeof *a, compare_int32);
+  qsort(b, (size_t)s->n, sizeof *b, compare_int32);
+  if (memcmp(a, b, bytes) == 0)
+    memcpy(s->ids, t->restored_order, bytes);
+  else
+    gr_warn("the checkpoint's batch order does not fit this data set; batches are drawn afresh");
+  free(a);
+  free(b);
+}
+
 /* Resume from the newest checkpoint in the directory, or warm start. 1 =
  * resumed, 0 = fresh model, -1 = error. */
 static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt_type) {
@@ -305,7 +344,15 @@ static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt
         goto done;
       }
     }
-    if (ck.rng_state && ck.rng_state_bytes == sizeof t->rs) memcpy(&t->rs, ck.rng_state, sizeof t->rs);
+    if (ck.rng_state && ck.rng_state_bytes >= sizeof t->rs) {
+      memcpy(&t->rs, ck.rng_state, sizeof t->rs);
+      size_t rest = ck.rng_state_bytes - sizeof t->rs;
+      if (rest > 0 && rest % sizeof(int32_t) == 0) { /* checked against the data once it is loaded */
+        t->restored_order = xmalloc(rest);
+        memcpy(t->restored_order, (const uint8_t *)ck.rng_state + sizeof t->rs, rest);
+        t->restored_order_len = rest / sizeof(int32_t);
+      }
+    }
     t->step = ck.global_step;
     t->last_saved_step = ck.global_step;
     snprintf(t->last_checkpoint, sizeof t->last_checkpoint, "%s", ck.path);
@@ -361,6 +408,7 @@ static void trainer_free(Trainer *t) {
   if (t->has_valid_file) dataset_free(&t->valid_data);
   free(t->train_ids);
   free(t->valid_ids);
+  free(t->restored_order);
   vocab_free(&t->vocab);
   checkpoint_meta_free(&t->meta);
   progress_close(&t->progress);
@@ -524,6 +572,7 @@ static int run(Trainer *t) {
   if (restored == 1) {
     t->sampler.rng = t->rs.sampler;
     if (t->rs.sampler_cursor >= 0 && t->rs.sampler_cursor < t->sampler.n) t->sampler.cursor = (int)t->rs.sampler_cursor;
+    restore_sampler_order(t);
   }
 
   char jsonl[4200];
@@ -565,6 +614,7 @@ static int run(Trainer *t) {
     t->rs.sampler_cursor = tb->after.sampler_cursor;
     t->rs.labels = tb->after.labels;
     t->rs.injection = tb->after.injection;
+    t->order_to_save = tb->order_after;
     bool last = target > 0 && t->step >= target;
     progress_step(&t->progress, t->step, k, loss, mae, last_lr, last || stop_requested);
     bool save_now = t->step % f->save_checkpoint_epochs == 0;

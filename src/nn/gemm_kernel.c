@@ -1,5 +1,6 @@
 #include "nn/gemm_kernel.h"
 
+#include <omp.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -125,12 +126,21 @@ bool gemm_kernel_tn_acc(float *dw, const float *x, int ldx, const float *dy, int
   /* dW tile (6 rows of in x 64 columns of out) += Σ_r x[r][i] ⊗ dy[r][c]:
    * the same tile reading x transposed; threads own disjoint dW rows */
   int tiles = (in + 5) / 6;
-#pragma omp parallel for schedule(static) if ((long)rows * in * out > (1L << 20))
-  for (int t = 0; t < tiles; t++) {
-    int i = t * 6, rr = in - i >= 6 ? 6 : in - i;
-    for (int c = 0; c < out; c += 64) {
-      int nv = (out - c) >= 64 ? 4 : (out - c) / 16;
-      tile_any(dw + (size_t)i * out + c, out, x + i, 1, (size_t)ldx, dy + c, (size_t)out, rows, 1.0f, rr, nv);
+  const int KC = 128; /* rows per pass: a 128 x 64 slice of dy (32 KB) stays in L1 */
+#pragma omp parallel if ((long)rows * in * out > (1L << 20))
+  {
+    int nt = omp_get_num_threads(), th = omp_get_thread_num();
+    int t0 = (int)((long)tiles * th / nt), t1 = (int)((long)tiles * (th + 1) / nt);
+    for (int k0 = 0; k0 < rows; k0 += KC) {
+      int kb = rows - k0 < KC ? rows - k0 : KC;
+      for (int c = 0; c < out; c += 64) {
+        int nv = (out - c) >= 64 ? 4 : (out - c) / 16;
+        for (int t = t0; t < t1; t++) {
+          int i = t * 6, rr = in - i >= 6 ? 6 : in - i;
+          tile_any(dw + (size_t)i * out + c, out, x + (size_t)k0 * ldx + i, 1, (size_t)ldx,
+                   dy + (size_t)k0 * out + c, (size_t)out, kb, 1.0f, rr, nv);
+        }
+      }
     }
   }
   return true;

@@ -65,7 +65,7 @@ int eval_main(const GematriaFlags *f) {
   ThroughputSelection sel;
   if (throughput_selection_parse(flags_selection_name(f->training_throughput_selection), &sel)) goto out;
   o.selection = sel == THROUGHPUT_RANDOM ? THROUGHPUT_MEAN : sel;
-  o.scaling = f->input_file_scaling;
+  o.scaling = label_scaling_for(f, &ck);
   o.use_seq2seq_loss = false; /* block-level labels are what eval compares */
   o.drop_invalid = f->drop_invalid_blocks;
   if (dataset_load(&ds, (const char *const *)f->input_file.items, f->input_file.count, &o)) goto out;

@@ -76,7 +76,8 @@ long predict_dataset_outputs(GraniteModel *m, const Dataset *ds, const int32_t *
 
 /* Label of a record for one task as eval would see it (spec §5.1): the
  * first source matching the filter at its start, mean of its values. */
-static bool record_label(const Gematria__BasicBlockWithThroughputProto *rec, const regex_t *filter, float *label) {
+static bool record_label(const Gematria__BasicBlockWithThroughputProto *rec, const regex_t *filter, double scaling,
+                         float *label) {
   for (size_t i = 0; i < rec->n_inverse_throughputs; i++) {
     const Gematria__ThroughputWithSourceProto *tp = rec->inverse_throughputs[i];
     regmatch_t mt;
@@ -84,7 +85,7 @@ static bool record_label(const Gematria__BasicBlockWithThroughputProto *rec, con
     if (tp->n_inverse_throughput_cycles == 0) return false;
     double s = 0;
     for (size_t j = 0; j < tp->n_inverse_throughput_cycles; j++) s += tp->inverse_throughput_cycles[j];
-    *label = (float)(s / tp->n_inverse_throughput_cycles);
+    *label = (float)(s / tp->n_inverse_throughput_cycles * scaling);
     return true;
   }
   return false;
@@ -153,6 +154,7 @@ int predict_main(const GematriaFlags *f) {
   Checkpoint ck;
   GraniteModel m;
   if (restore_model_for_inference(f, &ck, &m)) return 1;
+  const double label_scaling = label_scaling_for(f, &ck);
   int T = ck.num_tasks, status = 1;
   GraphOptions gopts;
   Dataset ds;
@@ -226,7 +228,7 @@ int predict_main(const GematriaFlags *f) {
     for (int t = 0; t < T; t++) ok = ok && isfinite(p[t]);
     Gematria__BasicBlockWithThroughputProto *rec = gematria__basic_block_with_throughput_proto__unpack(NULL, len, raw);
     if (rec && ok)
-      for (int t = 0; t < T; t++) mask[(size_t)i * T + t] = record_label(rec, &filters[t], &labels[(size_t)i * T + t]);
+      for (int t = 0; t < T; t++) mask[(size_t)i * T + t] = record_label(rec, &filters[t], label_scaling, &labels[(size_t)i * T + t]);
     int rc;
     if (ok) {
       Gematria__ThroughputWithSourceProto entries[GRANITE_MAX_TASKS];

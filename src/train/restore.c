@@ -1,6 +1,8 @@
 #include "train/restore.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "train/optimizer.h"
@@ -164,4 +166,11 @@ void source_filters_for(const GematriaFlags *f, const Checkpoint *ck, const char
     else
       out[t] = stored ? stored : ".*";
   }
+}
+
+double label_scaling_for(const GematriaFlags *f, const Checkpoint *ck) {
+  if (flags_was_set(f, "gematria_input_file_scaling")) return f->input_file_scaling;
+  const char *stored = checkpoint_meta_get(&ck->meta, "input_file_scaling");
+  double v = stored ? strtod(stored, NULL) : 1.0;
+  return isfinite(v) && v > 0 ? v : 1.0;
 }

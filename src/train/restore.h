@@ -36,4 +36,10 @@ int restore_model_for_inference(const GematriaFlags *f, Checkpoint *ck, GraniteM
  * ".*" per task. Fills out[num_tasks] (pointers borrowed). */
 void source_filters_for(const GematriaFlags *f, const Checkpoint *ck, const char **out);
 
+/* Factor that turns the labels of an input file into the model's unit: the
+ * --gematria_input_file_scaling flag if given, else the scaling the model was
+ * trained with (checkpoint meta "input_file_scaling"), else 1. So eval and
+ * predict compare like with like for a model trained on scaled labels. */
+double label_scaling_for(const GematriaFlags *f, const Checkpoint *ck);
+
 #endif

@@ -541,6 +541,9 @@ static int run(Trainer *t) {
   GraniteConfig cfg;
   flags_to_config(f, &cfg, t->vocab.size);
   if (granite_model_create(&t->model, &cfg)) return 2;
+  /* each thread runs the model on its own slice of the batch: two syncs per
+   * step, robust when other jobs share the cores (model/replicas.h) */
+  granite_set_data_parallel(&t->model, omp_get_max_threads());
   t->model_created = true;
   granite_model_init_params(&t->model, seed);
   optimizer_init(&t->opt, opt_type, t->model.num_params);

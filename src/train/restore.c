@@ -1,6 +1,7 @@
 #include "train/restore.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,7 @@ int restore_model_for_inference(const GematriaFlags *f, Checkpoint *ck, GraniteM
     goto fail;
   }
   granite_set_inference_only(m, true); /* predict/eval never run backward: less memory */
+  granite_set_data_parallel(m, omp_get_max_threads()); /* one batch slice per thread (model/replicas.h) */
   return 0;
 fail:
   checkpoint_close(ck);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/replicas.h"
 #include "train/flops.h"
 #include "train/optimizer.h"
 #include "util/common.h"
@@ -32,80 +31,53 @@ static bool phase_done(const PhaseOptions *o, const PhaseResult *r) {
 
 /* dLoss/dprediction of a masked mean squared error: enough to drive a real
  * backward pass (the loss itself does not change the cost of a step). */
-static void mse_gradient(const Batch *b, const float *pred, float *d, int T, int count) {
+static void mse_gradient(const Batch *b, const float *pred, float *d, int T) {
+  int count = 0;
+  for (int i = 0; i < b->num_blocks * T; i++) count += b->label_mask[i] != 0;
   float scale = count ? 2.0f / count : 0.0f;
   for (int i = 0; i < b->num_blocks * T; i++)
     d[i] = b->label_mask[i] ? scale * (pred[i] - b->labels[i]) : 0.0f;
 }
 
-/* Per-part batch and output buffers of one step. */
+/* The batch and output buffers of one step (data parallelism, if on, happens
+ * inside granite_forward/backward). */
 typedef struct {
-  int parts;
-  Batch *batch;
-  float **out, **pred, **dout, **dblock;
-  size_t *cap_out, *cap_pred, *cap_dout, *cap_dblock;
+  Batch batch;
+  float *out, *pred, *dout, *dblock;
+  size_t cap_out, cap_pred, cap_dout, cap_dblock;
 } StepBuffers;
 
-static void step_buffers_init(StepBuffers *sb, int parts, int num_tasks) {
-  sb->parts = parts;
-  sb->batch = xcalloc((size_t)parts, sizeof *sb->batch);
-  for (int i = 0; i < parts; i++) batch_init(&sb->batch[i], num_tasks);
-  sb->out = xcalloc((size_t)parts, sizeof(float *));
-  sb->pred = xcalloc((size_t)parts, sizeof(float *));
-  sb->dout = xcalloc((size_t)parts, sizeof(float *));
-  sb->dblock = xcalloc((size_t)parts, sizeof(float *));
-  sb->cap_out = xcalloc((size_t)parts, sizeof(size_t));
-  sb->cap_pred = xcalloc((size_t)parts, sizeof(size_t));
-  sb->cap_dout = xcalloc((size_t)parts, sizeof(size_t));
-  sb->cap_dblock = xcalloc((size_t)parts, sizeof(size_t));
+static void step_buffers_init(StepBuffers *sb, int num_tasks) {
+  memset(sb, 0, sizeof *sb);
+  batch_init(&sb->batch, num_tasks);
 }
 
 static void step_buffers_free(StepBuffers *sb) {
-  for (int i = 0; i < sb->parts; i++) {
-    batch_free(&sb->batch[i]);
-    free(sb->out[i]);
-    free(sb->pred[i]);
-    free(sb->dout[i]);
-    free(sb->dblock[i]);
-  }
-  free(sb->batch);
+  batch_free(&sb->batch);
   free(sb->out);
   free(sb->pred);
   free(sb->dout);
   free(sb->dblock);
-  free(sb->cap_out);
-  free(sb->cap_pred);
-  free(sb->cap_dout);
-  free(sb->cap_dblock);
 }
 
-/* Fills the parts' batches from ids (split by instruction count) and sizes
- * their buffers. */
-static void fill_parts(StepBuffers *sb, const GraniteModel *m, const Dataset *ds, const int32_t *ids, int k,
-                       Rng *rng) {
-  int start[65];
-  granite_split_ids(ids, k, ds->num_instructions, sb->parts, start);
+/* Fills the step's batch from ids and sizes the buffers. */
+static void fill_step(StepBuffers *sb, const GraniteModel *m, const Dataset *ds, const int32_t *ids, int k,
+                      Rng *rng) {
   const int T = m->cfg.num_tasks;
-  for (int i = 0; i < sb->parts; i++) {
-    Batch *b = &sb->batch[i];
-    dataset_fill_batch(ds, ids + start[i], start[i + 1] - start[i], b, rng);
-    size_t R = (size_t)granite_output_rows(m, b) * T, B = (size_t)b->num_blocks * T;
-    grow_array((void **)&sb->out[i], &sb->cap_out[i], R, sizeof(float));
-    grow_array((void **)&sb->dout[i], &sb->cap_dout[i], R, sizeof(float));
-    grow_array((void **)&sb->pred[i], &sb->cap_pred[i], B, sizeof(float));
-    grow_array((void **)&sb->dblock[i], &sb->cap_dblock[i], B, sizeof(float));
-  }
+  Batch *b = &sb->batch;
+  dataset_fill_batch(ds, ids, k, b, rng);
+  size_t R = (size_t)granite_output_rows(m, b) * T, B = (size_t)b->num_blocks * T;
+  grow_array((void **)&sb->out, &sb->cap_out, R, sizeof(float));
+  grow_array((void **)&sb->dout, &sb->cap_dout, R, sizeof(float));
+  grow_array((void **)&sb->pred, &sb->cap_pred, B, sizeof(float));
+  grow_array((void **)&sb->dblock, &sb->cap_dblock, B, sizeof(float));
 }
 
-static void count_parts(PhaseResult *r, const StepBuffers *sb, const GraniteModel *m, bool train) {
-  for (int i = 0; i < sb->parts; i++) {
-    const Batch *b = &sb->batch[i];
-    add_batch_sizes(r, b);
-    FlopCount f;
-    flops_count_batch(&f, &m->cfg, b, (double)m->num_params);
-    /* the optimizer runs once per step, not once per part */
-    r->flops += train ? f.forward + f.backward + (i == 0 ? f.optimizer : 0) : f.forward;
-  }
+static void count_step(PhaseResult *r, const StepBuffers *sb, const GraniteModel *m, bool train) {
+  add_batch_sizes(r, &sb->batch);
+  FlopCount f;
+  flops_count_batch(&f, &m->cfg, &sb->batch, (double)m->num_params);
+  r->flops += train ? f.train_step : f.forward;
 }
 
 int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, PhaseResult *r) {
@@ -114,12 +86,11 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
   const int T = m->cfg.num_tasks;
   /* data parallelism as the model offers it to every caller (model.h) */
   granite_set_data_parallel(m, o->data_parallel);
-  const int parts = 1;
   Sampler s;
   sampler_init(&s, ds, NULL, 0, SAMPLER_RANDOM, o->max_blocks, o->max_instructions, o->seed);
   int32_t *ids = xmalloc((size_t)sampler_max_batch(&s) * sizeof *ids);
   StepBuffers sb;
-  step_buffers_init(&sb, parts, ds->num_tasks);
+  step_buffers_init(&sb, ds->num_tasks);
   Optimizer opt;
   optimizer_init(&opt, OPTIMIZER_ADAM, m->num_params);
   Rng label_rng;
@@ -135,20 +106,14 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
       rc = -1;
       break;
     }
-    fill_parts(&sb, m, ds, ids, k, &label_rng);
+    fill_step(&sb, m, ds, ids, k, &label_rng);
     double t1 = now_seconds();
-    granite_forward(m, &sb.batch[0], sb.out[0], sb.pred[0]);
+    granite_forward(m, &sb.batch, sb.out, sb.pred);
     double t2 = now_seconds();
-    /* masked mean over the whole step's blocks */
-    int count = 0;
-    for (int i = 0; i < parts; i++)
-      for (int j = 0; j < sb.batch[i].num_blocks * T; j++) count += sb.batch[i].label_mask[j] != 0;
-    for (int i = 0; i < parts; i++) {
-      mse_gradient(&sb.batch[i], sb.pred[i], sb.dblock[i], T, count);
-      granite_block_grad_to_outputs(m, &sb.batch[i], sb.dblock[i], sb.dout[i]);
-    }
+    mse_gradient(&sb.batch, sb.pred, sb.dblock, T);
+    granite_block_grad_to_outputs(m, &sb.batch, sb.dblock, sb.dout);
     memset(m->grads, 0, m->num_params * sizeof *m->grads);
-    granite_backward(m, &sb.batch[0], sb.dout[0]);
+    granite_backward(m, &sb.batch, sb.dout);
     double t3 = now_seconds();
     optimizer_update(&opt, m->params, m->grads, 1e-4f);
     double t4 = now_seconds();
@@ -159,7 +124,7 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
     r->t_forward += t2 - t1;
     r->t_backward += t3 - t2;
     r->t_update += t4 - t3;
-    count_parts(r, &sb, m, true);
+    count_step(r, &sb, m, true);
   }
   r->peak_rss_mib = machine_peak_rss_mib();
   free(ids);
@@ -175,12 +140,11 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
   granite_set_inference_only(m, true); /* as `granite predict`: no activations kept for backward */
   /* data parallelism as the model offers it to every caller (model.h) */
   granite_set_data_parallel(m, o->data_parallel);
-  const int parts = 1;
   Sampler s;
   sampler_init(&s, ds, NULL, 0, SAMPLER_ONCE, o->max_blocks, o->max_instructions, o->seed);
   int32_t *ids = xmalloc((size_t)sampler_max_batch(&s) * sizeof *ids);
   StepBuffers sb;
-  step_buffers_init(&sb, parts, ds->num_tasks);
+  step_buffers_init(&sb, ds->num_tasks);
   for (int step = 0; !phase_done(o, r); step++) {
     double t0 = now_seconds();
     int k = sampler_next(&s, ids);
@@ -190,16 +154,16 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
       k = sampler_next(&s, ids);
       if (k == 0) break;
     }
-    fill_parts(&sb, m, ds, ids, k, NULL);
+    fill_step(&sb, m, ds, ids, k, NULL);
     double t1 = now_seconds();
-    granite_forward(m, &sb.batch[0], sb.out[0], sb.pred[0]);
+    granite_forward(m, &sb.batch, sb.out, sb.pred);
     double t2 = now_seconds();
     if (step < o->warmup_steps) continue;
     r->steps++;
     r->seconds += t2 - t0;
     r->t_batch += t1 - t0;
     r->t_forward += t2 - t1;
-    count_parts(r, &sb, m, false);
+    count_step(r, &sb, m, false);
   }
   r->peak_rss_mib = machine_peak_rss_mib();
   free(ids);

@@ -29,9 +29,9 @@ typedef struct {
   double seconds;        /* ... or once this much time has passed (at least min_steps) */
   int min_steps;
   uint64_t seed;
-  int data_parallel;     /* > 1: split each batch over this many threads, each running
-                            the model single-threaded (model/replicas.h); else one
-                            model with multi-threaded kernels */
+  int data_parallel;     /* granite_set_data_parallel: > 1 splits each batch over this
+                            many threads, each running the model single-threaded;
+                            else one pass with multi-threaded kernels */
 } PhaseOptions;
 
 /* Randomized batches as in training (spec §5.6), forward + MSE gradient +

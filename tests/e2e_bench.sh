@@ -31,6 +31,7 @@ for x in runs:
         assert 0 < p["fraction_of_peak"] < 5, p
         assert p["peak_rss_mib"] > 0
 assert r["results"][0]["latency"]["median_ms"] > 0
+assert r["results"][0]["latency_api"]["median_ms"] > 0
 n = 0
 for line in open(sys.argv[2]):
     g = json.loads(line)

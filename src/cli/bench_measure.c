@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "granite.h"
+#include "io/checkpoint.h"
 #include "train/flops.h"
 #include "train/optimizer.h"
 #include "util/common.h"
@@ -235,6 +237,53 @@ int bench_latency(GraniteModel *m, const GraphOptions *g, const uint8_t *code, s
   free(ms);
   free(out);
   batch_free(&b);
+  return rc;
+}
+
+int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *path, const uint8_t *code,
+                      size_t len, int calls, LatencyResult *r) {
+  memset(r, 0, sizeof *r);
+  if (calls < 1) calls = 1;
+  const char *names[GRANITE_MAX_TASKS];
+  for (int t = 0; t < m->cfg.num_tasks; t++) names[t] = "default";
+  CheckpointContents c = {0};
+  c.model = m;
+  c.vocab = vocab;
+  c.num_tasks = m->cfg.num_tasks;
+  c.task_names = names;
+  c.validation_mape = NAN;
+  if (checkpoint_write_file(path, &c) != 0) return -1;
+  char err[256];
+  granite_model *g = granite_load(path, err, sizeof err);
+  if (!g) {
+    gr_error("bench: %s", err);
+    return -1;
+  }
+  granite_set_num_threads(g, 1);
+  float out[GRANITE_MAX_TASKS];
+  double *ms = xmalloc((size_t)calls * sizeof *ms);
+  int rc = 0;
+  for (int i = -3; i < calls; i++) {
+    double t0 = now_seconds();
+    if (granite_predict_bytes(g, code, len, out) != 0) {
+      gr_error("bench: granite_predict_bytes failed on the latency block");
+      rc = -1;
+      break;
+    }
+    if (i >= 0) ms[i] = (now_seconds() - t0) * 1e3;
+  }
+  if (rc == 0) {
+    qsort(ms, calls, sizeof *ms, compare_double);
+    r->calls = calls;
+    r->min_ms = ms[0];
+    r->median_ms = ms[calls / 2];
+    r->p10_ms = ms[calls / 10];
+    r->p90_ms = ms[(calls * 9) / 10];
+    r->prediction = out[0];
+  }
+  free(ms);
+  granite_free(g);
+  remove(path);
   return rc;
 }
 

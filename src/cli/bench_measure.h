@@ -9,6 +9,7 @@
 
 #include "graph/graph.h"
 #include "io/dataset.h"
+#include "io/vocab.h"
 #include "model/model.h"
 
 typedef struct {
@@ -55,6 +56,12 @@ typedef struct {
  * has an out-of-vocabulary token with no replacement). */
 int bench_latency(GraniteModel *m, const GraphOptions *g, const uint8_t *code, size_t len, int calls,
                   LatencyResult *r);
+
+/* The same through the public C API (include/granite.h): the model is
+ * written as a checkpoint to path, loaded with granite_load, and
+ * granite_predict_bytes is timed on one thread. 0, or -1 after an error line. */
+int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *path, const uint8_t *code,
+                      size_t len, int calls, LatencyResult *r);
 
 /* GFLOP/s of cblas_sgemm C[M,N] = A[M,K]·B[K,N], best of a few runs lasting
  * about `seconds` in total, with the current thread count. */

@@ -64,7 +64,10 @@ granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_s
     granite_free(g);
     return NULL;
   }
-  g->num_threads = omp_get_max_threads();
+  /* Prediction only: keep two iterations of activations, and split large
+   * batches over per-thread replicas (robust on busy machines). */
+  granite_set_inference_only(&g->model, true);
+  granite_set_num_threads(g, 0);
   batch_init(&g->batch, g->num_tasks);
   return g;
 }
@@ -89,7 +92,10 @@ const char *granite_task_name(const granite_model *g, int task) {
   return task >= 0 && task < g->num_tasks ? g->task_names[task] : NULL;
 }
 
-void granite_set_num_threads(granite_model *g, int n) { g->num_threads = n > 0 ? n : omp_get_max_threads(); }
+void granite_set_num_threads(granite_model *g, int n) {
+  g->num_threads = n > 0 ? n : omp_get_max_threads();
+  granite_set_data_parallel(&g->model, g->num_threads);
+}
 
 /* Canonicalizes and builds the graph of one block into slot i. 0 or -1. */
 static int build_graph(granite_model *g, int i, const uint8_t *code, size_t size) {

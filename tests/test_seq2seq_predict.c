@@ -112,6 +112,10 @@ static void check_model(bool seq2seq) {
 }
 
 int main(void) {
+  if (!shared_data_dir()) {
+    fprintf(stderr, "test_seq2seq_predict: ../shared/data not found; skipped\n");
+    return TEST_SKIPPED;
+  }
   snprintf(fixture, sizeof fixture, "%s/gematria-fixtures/basic_blocks_with_throughput.tfrecord", shared_data_dir());
   if (access(fixture, R_OK) || access(VOCAB, R_OK) || !mkdtemp(tmpdir)) {
     fprintf(stderr, "test_seq2seq_predict: %s or %s missing, or no temp dir\n", fixture, VOCAB);

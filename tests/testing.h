@@ -41,6 +41,9 @@ extern int test_checks;
     }                                                                                        \
   } while (0)
 
+/* Exit status of a test that cannot run here (CTest shows it as skipped). */
+#define TEST_SKIPPED 77
+
 /* Prints "name: N checks, F failures" and returns the exit status. */
 int test_summary(const char *name);
 

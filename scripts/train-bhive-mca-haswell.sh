@@ -1,7 +1,8 @@
 #!/bin/sh
 # The 30-minute run of docs/training.md: the default model on the haswell labels of
 # ../shared/data/bhive-mca, MAPE loss, cosine decay over 44,000 steps (about 30 min
-# with 2 threads here). Run from a work directory: it imports the data first.
+# with 2 threads here). Run it in the repository root: it writes all.tfrecord,
+# vocab.txt (importing the data first) and the checkpoints in hsw2c/ there.
 # Usage: scripts/train-bhive-mca-haswell.sh [path/to/granite]
 set -e
 G=${1:-build/granite}

@@ -37,7 +37,8 @@ static SourceStats *source_of(Stats *s, const char *name) {
   return src;
 }
 
-static void add_record(Stats *s, const Gematria__BasicBlockWithThroughputProto *rec) {
+static void add_record(const Gematria__BasicBlockWithThroughputProto *rec, void *ctx) {
+  Stats *s = ctx;
   s->records++;
   size_t n = rec->basic_block ? rec->basic_block->n_canonicalized_instructions : 0;
   s->instructions += n;
@@ -220,22 +221,7 @@ int cmd_stats(int argc, char **argv) {
   }
   Stats s;
   memset(&s, 0, sizeof s);
-  int ok = 1;
-  for (int i = 0; i < files.n && ok; i++) {
-    BlockReader r;
-    if (block_reader_open(&r, files.items[i])) {
-      ok = 0;
-      break;
-    }
-    Gematria__BasicBlockWithThroughputProto *rec;
-    int got;
-    while ((got = block_reader_next(&r, &rec)) == 1) {
-      add_record(&s, rec);
-      block_record_free(rec);
-    }
-    ok = got == 0;
-    block_reader_close(&r);
-  }
+  int ok = block_files_visit(files.items, files.n, add_record, &s) >= 0;
   if (ok) {
     if (json) print_json(&s);
     else print_text(&s);

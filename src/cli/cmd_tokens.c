@@ -10,6 +10,10 @@
 #include "io/vocab.h"
 #include "util/common.h"
 
+static void add_block_tokens(const Gematria__BasicBlockWithThroughputProto *rec, void *set) {
+  token_set_add_block(set, rec->basic_block);
+}
+
 int cmd_tokens(int argc, char **argv) {
   char *output = NULL;
   StrList files = {0};
@@ -41,24 +45,8 @@ int cmd_tokens(int argc, char **argv) {
   }
   rc = 1;
   TokenSet set = {0};
-  long records = 0;
-  int ok = 1;
-  for (int i = 0; i < files.n && ok; i++) {
-    BlockReader r;
-    if (block_reader_open(&r, files.items[i])) {
-      ok = 0;
-      break;
-    }
-    Gematria__BasicBlockWithThroughputProto *rec;
-    int got;
-    while ((got = block_reader_next(&r, &rec)) == 1) {
-      token_set_add_block(&set, rec->basic_block);
-      block_record_free(rec);
-      records++;
-    }
-    if (got < 0) ok = 0;
-    block_reader_close(&r);
-  }
+  long records = block_files_visit(files.items, files.n, add_block_tokens, &set);
+  int ok = records >= 0;
   if (ok) {
     int n;
     char **list = token_set_list(&set, &n);

@@ -56,3 +56,22 @@ void wire_append_len_field(uint8_t **buf, size_t *len, size_t *cap, unsigned fie
   if (n) memcpy(*buf + *len, data, n);
   *len += n;
 }
+
+long block_files_visit(char *const *paths, int n,
+                       void (*visit)(const Gematria__BasicBlockWithThroughputProto *rec, void *ctx), void *ctx) {
+  long records = 0;
+  for (int i = 0; i < n; i++) {
+    BlockReader r;
+    if (block_reader_open(&r, paths[i])) return -1;
+    Gematria__BasicBlockWithThroughputProto *rec;
+    int got;
+    while ((got = block_reader_next(&r, &rec)) == 1) {
+      visit(rec, ctx);
+      block_record_free(rec);
+      records++;
+    }
+    block_reader_close(&r);
+    if (got < 0) return -1;
+  }
+  return records;
+}

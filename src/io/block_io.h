@@ -24,6 +24,12 @@ long block_reader_index(const BlockReader *r);
 void block_reader_close(BlockReader *r);
 void block_record_free(Gematria__BasicBlockWithThroughputProto *rec);
 
+/* Streams every record of the files, in order, to visit (the record is freed
+ * after the call). Returns the number of records, or -1 after the reader's
+ * error line (file and record index). */
+long block_files_visit(char *const *paths, int n,
+                       void (*visit)(const Gematria__BasicBlockWithThroughputProto *rec, void *ctx), void *ctx);
+
 /* Serializes rec and writes it as one record. 0, or -1 after an error line. */
 int block_write(TFRecordWriter *w, const Gematria__BasicBlockWithThroughputProto *rec);
 

@@ -179,6 +179,17 @@ static int compare_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Sorts the call times (ms) and fills the median and percentiles. */
+static void summarize_latency(LatencyResult *r, double *ms, int calls, float prediction) {
+  qsort(ms, calls, sizeof *ms, compare_double);
+  r->calls = calls;
+  r->min_ms = ms[0];
+  r->median_ms = ms[calls / 2];
+  r->p10_ms = ms[calls / 10];
+  r->p90_ms = ms[(calls * 9) / 10];
+  r->prediction = prediction;
+}
+
 int bench_latency(GraniteModel *m, const GraphOptions *g, const uint8_t *code, size_t len, int calls,
                   LatencyResult *r) {
   memset(r, 0, sizeof *r);
@@ -225,15 +236,7 @@ int bench_latency(GraniteModel *m, const GraphOptions *g, const uint8_t *code, s
     double t1 = now_seconds();
     if (i >= 0) ms[i] = (t1 - t0) * 1e3;
   }
-  if (rc == 0) {
-    qsort(ms, calls, sizeof *ms, compare_double);
-    r->calls = calls;
-    r->min_ms = ms[0];
-    r->median_ms = ms[calls / 2];
-    r->p10_ms = ms[calls / 10];
-    r->p90_ms = ms[(calls * 9) / 10];
-    r->prediction = pred[0];
-  }
+  if (rc == 0) summarize_latency(r, ms, calls, pred[0]);
   free(ms);
   free(out);
   batch_free(&b);
@@ -272,15 +275,7 @@ int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *pat
     }
     if (i >= 0) ms[i] = (now_seconds() - t0) * 1e3;
   }
-  if (rc == 0) {
-    qsort(ms, calls, sizeof *ms, compare_double);
-    r->calls = calls;
-    r->min_ms = ms[0];
-    r->median_ms = ms[calls / 2];
-    r->p10_ms = ms[calls / 10];
-    r->p90_ms = ms[(calls * 9) / 10];
-    r->prediction = out[0];
-  }
+  if (rc == 0) summarize_latency(r, ms, calls, out[0]);
   free(ms);
   granite_free(g);
   remove(path);

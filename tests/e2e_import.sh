@@ -101,4 +101,21 @@ for cmd in import-bhive tokens show stats; do
   test "$(wc -l < "$T/flag.err")" -eq 1 || fail "$cmd: expected one error line"
   "$G" $cmd --help | grep -q -- '--help' || fail "$cmd --help"
 done
+# --- missing required flag or input: one error line naming it, exit 2 ---
+check_usage_error() { # expected-text command...
+  want=$1
+  shift
+  set +e
+  "$G" "$@" > /dev/null 2> "$T/usage.err"
+  RC=$?
+  set -e
+  test $RC -eq 2 || fail "$*: exit $RC, expected 2"
+  test "$(wc -l < "$T/usage.err")" -eq 1 || fail "$*: expected one error line"
+  grep -q -- "$want" "$T/usage.err" || fail "$*: error does not say '$want': $(cat "$T/usage.err")"
+}
+check_usage_error "--output is required" import-bhive data/sample/haswell.csv
+check_usage_error "no input CSV file given" import-bhive --output "$T/none.tfrecord"
+check_usage_error "--output is required" tokens data/sample/sample.tfrecord
+check_usage_error "no input .tfrecord file given" stats
+test ! -e "$T/none.tfrecord" || fail "a failed import left an output file"
 echo "e2e_import: ok"

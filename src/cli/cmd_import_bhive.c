@@ -19,7 +19,7 @@ int cmd_import_bhive(int argc, char **argv) {
   int hex_column = 0, throughput_column = 1, quiet = 0;
   const FlagSpec flags[] = {
       {"output|gematria_output_tfrecord", FLAG_STRING, &output, "OUT.tfrecord",
-       "the file to write (required); written to a temporary name, renamed when complete"},
+       "the file to write (required); written to a temporary name, renamed when complete", 1},
       {"gematria_input_csv", FLAG_LIST, &files, "FILE.csv",
        "an input CSV file (repeatable; same as giving FILE.csv as an argument)"},
       {"source|gematria_throughput_source_name", FLAG_LIST, &sources, "NAME",
@@ -46,19 +46,11 @@ int cmd_import_bhive(int argc, char **argv) {
       "first appear. Lines that cannot be used (empty, header, bad hex, bad or non-finite or\n"
       "negative throughput, undecodable code, the same block twice for one source: the first\n"
       "value is kept) are counted and summarized on stderr with file:line examples.",
-      flags, (int)ARRAY_LEN(flags), &files};
+      flags, (int)ARRAY_LEN(flags), &files, "input CSV file"};
   int st = cli_flags_parse(&table, argc, argv);
   int rc = st == 1 ? 0 : 2;
   if (st) goto done;
   rc = 2;
-  if (!output) {
-    gr_error("import-bhive: --output is required (granite import-bhive --help)");
-    goto done;
-  }
-  if (files.n == 0) {
-    gr_error("import-bhive: no input CSV file given");
-    goto done;
-  }
   if (sources.n > 1 && sources.n != files.n) {
     gr_error("import-bhive: %d --source names for %d files (give one per file, or one for all)", sources.n,
              files.n);

@@ -209,15 +209,11 @@ int cmd_stats(int argc, char **argv) {
       "count; instructions per block (min, median, mean, max, histogram); each throughput\n"
       "source with its record count and label min/median/mean/max (label = mean of the\n"
       "record's values, as training uses by default); the number of distinct tokens.",
-      flags, (int)ARRAY_LEN(flags), &files};
+      flags, (int)ARRAY_LEN(flags), &files, "input .tfrecord file"};
   int st = cli_flags_parse(&table, argc, argv);
   if (st) {
     str_list_free(&files);
     return st == 1 ? 0 : 2;
-  }
-  if (files.n == 0) {
-    gr_error("stats: no input .tfrecord file given (granite stats --help)");
-    return 2;
   }
   Stats s;
   memset(&s, 0, sizeof s);

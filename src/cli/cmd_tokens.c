@@ -20,7 +20,7 @@ int cmd_tokens(int argc, char **argv) {
   int quiet = 0;
   const FlagSpec flags[] = {
       {"output|gematria_output_tokens_file", FLAG_STRING, &output, "vocab.txt",
-       "the tokens file to write (required); temporary name, renamed when complete"},
+       "the tokens file to write (required); temporary name, renamed when complete", 1},
       {"gematria_input_tfrecord", FLAG_LIST, &files, "FILE.tfrecord",
        "an input file (repeatable; same as giving it as an argument)"},
       {"quiet", FLAG_BOOL, &quiet, NULL, "no summary line on stderr"},
@@ -30,19 +30,10 @@ int cmd_tokens(int argc, char **argv) {
       "Writes the sorted set (strcmp order) of all tokens of all instructions' token lists\n"
       "(spec §2.4: prefixes, mnemonics, registers, _D_, _ADDRESS_, _MEMORY_, ...), one per\n"
       "line. The structural tokens are not added unless they occur (as in Gematria).",
-      flags, (int)ARRAY_LEN(flags), &files};
+      flags, (int)ARRAY_LEN(flags), &files, "input .tfrecord file"};
   int st = cli_flags_parse(&table, argc, argv);
   int rc = st == 1 ? 0 : 2;
   if (st) goto done;
-  rc = 2;
-  if (!output) {
-    gr_error("tokens: --output is required (granite tokens --help)");
-    goto done;
-  }
-  if (files.n == 0) {
-    gr_error("tokens: no input .tfrecord file given");
-    goto done;
-  }
   rc = 1;
   TokenSet set = {0};
   long records = block_files_visit(files.items, files.n, add_block_tokens, &set);

@@ -100,6 +100,8 @@ void cli_flags_print_help(const FlagTable *t) {
 int cli_flags_parse(const FlagTable *t, int argc, char **argv) {
   const char *cmd = t->command;
   int only_positional = 0;
+  char given[t->num_flags + 1]; /* which flags were set, for the required ones */
+  memset(given, 0, sizeof given);
   for (int i = 1; i < argc; i++) {
     char *arg = argv[i];
     if (only_positional || arg[0] != '-' || !strcmp(arg, "-")) {
@@ -143,6 +145,7 @@ int cli_flags_parse(const FlagTable *t, int argc, char **argv) {
         return 2;
       }
       *(int *)f->dest = !negated;
+      given[f - t->flags] = 1;
       continue;
     }
     char *value = eq ? eq + 1 : NULL;
@@ -154,6 +157,18 @@ int cli_flags_parse(const FlagTable *t, int argc, char **argv) {
       value = argv[++i];
     }
     if (set_value(cmd, flag, f, value)) return 2;
+    given[f - t->flags] = 1;
+  }
+  for (int k = 0; k < t->num_flags; k++)
+    if (t->flags[k].required && !given[k]) {
+      char first[64];
+      snprintf(first, sizeof first, "%.*s", (int)strcspn(t->flags[k].names, "|"), t->flags[k].names);
+      gr_error("%s: --%s is required (granite %s --help)", cmd, first, cmd);
+      return 2;
+    }
+  if (t->positional_required && t->positional->n == 0) {
+    gr_error("%s: no %s given (granite %s --help)", cmd, t->positional_required, cmd);
+    return 2;
   }
   return 0;
 }

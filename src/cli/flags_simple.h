@@ -21,6 +21,7 @@ typedef struct {
   void *dest;          /* char **, StrList *, double *, int *, uint64_t *, int * (bool) */
   const char *metavar; /* "FILE", "X", ... (ignored for bools) */
   const char *help;
+  int required;        /* 1: parsing fails unless the flag is given */
 } FlagSpec;
 
 typedef struct {
@@ -30,6 +31,7 @@ typedef struct {
   const FlagSpec *flags;
   int num_flags;
   StrList *positional;    /* receives the non-flag arguments (NULL: none allowed) */
+  const char *positional_required; /* "input CSV file": at least one is needed; NULL: none */
 } FlagTable;
 
 /* Parses argv[1..argc). Returns 0 to go on, 1 if --help was printed (exit

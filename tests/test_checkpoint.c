@@ -103,20 +103,10 @@ static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap
 
 /* checkpoint_open with stderr captured: returns rc, message in msg. */
 static int open_capture(Checkpoint *c, const char *path, char *msg, size_t cap) {
-  char tmp[] = "/tmp/granite_ckpt_err_XXXXXX";
-  int fd = mkstemp(tmp);
-  fflush(stderr);
-  int saved = dup(2);
-  dup2(fd, 2);
+  StderrCapture cap_err;
+  stderr_capture_begin(&cap_err);
   int rc = checkpoint_open(c, path);
-  fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  lseek(fd, 0, SEEK_SET);
-  ssize_t n = read(fd, msg, cap - 1);
-  msg[n > 0 ? n : 0] = '\0';
-  close(fd);
-  unlink(tmp);
+  stderr_capture_end(&cap_err, msg, cap);
   return rc;
 }
 

@@ -98,21 +98,11 @@ static void test_names_and_init(void) {
 
 /* Runs schedule_check with stderr captured into msg. */
 static int check_capture(const LrSchedule *s, int64_t start, int64_t planned, bool allow, char *msg, size_t cap) {
-  char path[] = "/tmp/granite_sched_XXXXXX";
-  int fd = mkstemp(path);
-  fflush(stderr);
-  int saved = dup(2);
-  dup2(fd, 2);
+  StderrCapture cap_err;
+  stderr_capture_begin(&cap_err);
   ScheduleCheckOptions opts = {allow};
   int rc = schedule_check(s, start, planned, &opts);
-  fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  lseek(fd, 0, SEEK_SET);
-  ssize_t n = read(fd, msg, cap - 1);
-  msg[n > 0 ? n : 0] = '\0';
-  close(fd);
-  unlink(path);
+  stderr_capture_end(&cap_err, msg, cap);
   return rc;
 }
 

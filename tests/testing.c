@@ -1,6 +1,8 @@
 #include "testing.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 int test_failures = 0;
@@ -35,4 +37,23 @@ char *read_file_text(const char *path, size_t *len) {
     if (len) *len = n;
   }
   return buf;
+}
+
+void stderr_capture_begin(StderrCapture *c) {
+  strcpy(c->path, "/tmp/granite_stderr_XXXXXX");
+  c->fd = mkstemp(c->path);
+  fflush(stderr);
+  c->saved = dup(2);
+  dup2(c->fd, 2);
+}
+
+void stderr_capture_end(StderrCapture *c, char *msg, size_t cap) {
+  fflush(stderr);
+  dup2(c->saved, 2);
+  close(c->saved);
+  lseek(c->fd, 0, SEEK_SET);
+  ssize_t n = read(c->fd, msg, cap - 1);
+  msg[n > 0 ? n : 0] = '\0';
+  close(c->fd);
+  unlink(c->path);
 }

@@ -51,6 +51,15 @@ int test_summary(const char *name);
  * in which case tests that need it say so and pass only what they can check. */
 const char *shared_data_dir(void);
 
+/* Captures what is written to stderr between the two calls into msg[cap]
+ * (NUL-terminated), so tests can check the text of error lines. */
+typedef struct {
+  int fd, saved;
+  char path[64];
+} StderrCapture;
+void stderr_capture_begin(StderrCapture *c);
+void stderr_capture_end(StderrCapture *c, char *msg, size_t cap);
+
 /* Reads a whole file into a NUL-terminated buffer (NULL if it cannot). */
 char *read_file_text(const char *path, size_t *len);
 

@@ -21,6 +21,7 @@ static const Command commands[] = {
     {"predict", cmd_predict, "predict throughputs (same as --gematria_action=predict)"},
     {"eval", cmd_eval, "MAPE, MAE, RMSE, percentiles, Kendall's tau of a checkpoint"},
     {"bench", cmd_bench, "measure training/prediction speed and latency"},
+    {"measure", cmd_measure, "measure blocks' throughput on this CPU (sandboxed, BHive's method)"},
 };
 
 static void usage(FILE *out) {

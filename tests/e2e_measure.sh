@@ -66,6 +66,22 @@ paste -d, $T/a.csv $T/b.csv | awk -F, -v n=$(head -1 $T/a.csv | tr , '\n' | wc -
   'NR > 1 { a = $5; b = $(n + 5); if (a <= 0 || b <= 0 || (a - b) / (a + b) * 2 > 0.1 || (b - a) / (a + b) * 2 > 0.1) exit 1 }' ||
   fail "two processes disagree: $(paste -d' ' $T/a.csv $T/b.csv | cut -c1-200)"
 
+# --- SIGTERM: the run stops, writes what was measured, says the rest was interrupted ---
+{ echo 480fafc1; for i in 1 2 3 4 5 6 7 8 9 10; do echo ebfe; done; } > $T/slow.csv
+"$G" measure --jobs 1 --timeout 2 --csv $T/slow.out.csv --output $T/slow.tfrecord $T/slow.csv 2> $T/slow.err &
+PID=$!
+sleep 1.5
+kill -TERM $PID
+wait $PID
+rc=$?
+[ $rc -eq 130 ] || fail "SIGTERM: exit $rc, want 130: $(cat $T/slow.err)"
+grep -q "interrupted" $T/slow.err || fail "SIGTERM: no interruption warning: $(cat $T/slow.err)"
+[ "$(col 4 1 $T/slow.out.csv)" = ok ] || fail "SIGTERM: the block measured before is lost: $(sed -n 2p $T/slow.out.csv)"
+grep -q "the run was interrupted" $T/slow.out.csv || fail "SIGTERM: unfinished blocks not reported as interrupted"
+[ "$(awk -F, 'NR > 1' $T/slow.out.csv | wc -l)" -eq 11 ] || fail "SIGTERM: every block must have a CSV line"
+"$G" stats $T/slow.tfrecord 2>&1 | grep -q '^records: 1$' || fail "SIGTERM: the tfrecord must hold the measured block"
+pgrep -f "granite measure --jobs 1 --timeout 2 --csv $T/slow" > /dev/null && fail "SIGTERM: a process is left running"
+
 # --- bad input: one error line, exit non-zero, existing output untouched ---
 echo keep > $T/keep.tfrecord
 expect_error() { # $1 = exit status wanted, $2 = text the error line must hold, then the arguments

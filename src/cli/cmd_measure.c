@@ -53,7 +53,8 @@ int cmd_measure(int argc, char **argv) {
       "two timings / 100, from the minimum (main value) and the median of the samples. Inputs: .tfrecord\n"
       "of BasicBlockWithThroughputProto, or CSV (.csv/.txt) whose first column is the block's hex.\n"
       "Blocks that cannot be measured are reported with the reason (CSV and summary), never dropped\n"
-      "silently; the tfrecord output holds the measured ones (all with --keep-unmeasured).",
+      "silently; the tfrecord output holds the measured ones (all with --keep-unmeasured).\n"
+      "Ctrl-C or SIGTERM stops the run and writes what was measured (exit status 130).",
       flags, (int)ARRAY_LEN(flags), &files, "input file"};
   int st = cli_flags_parse(&table, argc, argv);
   int rc = st == 1 ? 0 : 2;
@@ -110,7 +111,8 @@ int cmd_measure(int argc, char **argv) {
   c.keep_unmeasured = keep;
   c.quiet = quiet;
   c.progress_every = isatty(2) ? 2 : 30; /* a log file gets a line every 30 s */
-  rc = measure_run(&c, files.items, files.n) ? 1 : 0;
+  int run = measure_run(&c, files.items, files.n);
+  rc = run == 0 ? 0 : run == 1 ? 130 : 1; /* 130: interrupted, outputs hold what was measured */
 done:
   str_list_free(&files);
   return rc;

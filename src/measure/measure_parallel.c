@@ -20,6 +20,13 @@ typedef struct {
   size_t done; /* blocks finished */
 } SharedCounters;
 
+/* Set by SIGINT/SIGTERM in the parent: stop the workers, keep what is done. */
+static volatile sig_atomic_t stop_requested;
+
+#define PLACEHOLDER "not measured: its worker process died"
+
+static void on_stop_signal(int signo) { stop_requested = signo; }
+
 /* The CPUs this process may run on, in order. */
 static int allowed_cpus(int *cpus, int max) {
   cpu_set_t set;
@@ -32,6 +39,8 @@ static int allowed_cpus(int *cpus, int max) {
 
 static void worker_main(int cpu, const MeasureOptions *opt, const InputBlocks *blocks, SharedCounters *ctr,
                         MeasureResult *results) {
+  signal(SIGINT, SIG_DFL); /* the parent decides what an interruption means */
+  signal(SIGTERM, SIG_DFL);
   if (cpu >= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -92,9 +101,15 @@ int measure_parallel(const MeasureOptions *opt, const InputBlocks *blocks, int *
   MeasureResult *shared_results = (MeasureResult *)(ctr + 1);
   for (size_t i = 0; i < blocks->n; i++) { /* what is left if a worker dies mid-way */
     shared_results[i].status = MEASURE_HARNESS_ERROR;
-    snprintf(shared_results[i].detail, sizeof shared_results[i].detail, "not measured: its worker process died");
+    snprintf(shared_results[i].detail, sizeof shared_results[i].detail, PLACEHOLDER);
   }
   fflush(NULL);
+  stop_requested = 0;
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
   pid_t pids[jobs];
   int started = 0;
   for (int j = 0; j < jobs; j++) {
@@ -113,10 +128,13 @@ int measure_parallel(const MeasureOptions *opt, const InputBlocks *blocks, int *
   while (running > 0) {
     struct timespec ts = {0, 100 * 1000 * 1000};
     nanosleep(&ts, NULL);
+    if (stop_requested) /* the workers' children die with them (PR_SET_PDEATHSIG) */
+      for (int j = 0; j < started; j++)
+        if (pids[j] > 0) kill(pids[j], SIGKILL);
     for (int j = 0; j < started; j++) {
       int st;
       if (pids[j] > 0 && waitpid(pids[j], &st, WNOHANG) == pids[j]) {
-        if (!WIFEXITED(st) || WEXITSTATUS(st)) worker_failed = 1;
+        if (!stop_requested && (!WIFEXITED(st) || WEXITSTATUS(st))) worker_failed = 1;
         pids[j] = 0;
         running--;
       }
@@ -126,6 +144,21 @@ int measure_parallel(const MeasureOptions *opt, const InputBlocks *blocks, int *
       print_progress(__atomic_load_n(&ctr->done, __ATOMIC_ACQUIRE), blocks->n, t - start);
       last = t;
     }
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  if (stop_requested) {
+    /* the blocks no worker finished keep their placeholder; say why */
+    size_t done = 0;
+    for (size_t i = 0; i < blocks->n; i++) {
+      if (shared_results[i].status == MEASURE_HARNESS_ERROR && !strcmp(shared_results[i].detail, PLACEHOLDER))
+        snprintf(shared_results[i].detail, sizeof shared_results[i].detail, "not measured: the run was interrupted");
+      else
+        done++;
+    }
+    gr_warn("measure: interrupted by signal %d after %zu of %zu blocks; writing what was measured", (int)stop_requested,
+            done, blocks->n);
+    rc = 1;
   }
   if (worker_failed) gr_warn("measure: a worker process failed; its unfinished blocks are reported as harness_error");
   memcpy(results, shared_results, blocks->n * sizeof *results);

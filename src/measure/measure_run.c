@@ -75,7 +75,8 @@ int measure_run(const MeasureRunConfig *c, char *const *inputs, int num_inputs) 
   results = xcalloc(blocks.n + 1, sizeof *results);
   double start = now_seconds();
   int jobs = c->jobs;
-  if (measure_parallel(&c->opt, &blocks, &jobs, c->quiet, c->progress_every, results)) goto done;
+  int interrupted = measure_parallel(&c->opt, &blocks, &jobs, c->quiet, c->progress_every, results);
+  if (interrupted < 0) goto done;
   double seconds = now_seconds() - start;
   if (c->csv && measure_write_csv(c->csv, inputs, &blocks, results)) goto done;
   long written = 0;
@@ -88,7 +89,7 @@ int measure_run(const MeasureRunConfig *c, char *const *inputs, int num_inputs) 
               c->use_median ? "medians" : "minimums");
     if (c->csv) fprintf(stderr, "  wrote %zu lines to %s\n", blocks.n, c->csv);
   }
-  rc = 0;
+  rc = interrupted ? 1 : 0;
 done:
   free(results);
   measure_input_free(&blocks);

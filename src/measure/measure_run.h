@@ -23,12 +23,15 @@ typedef struct {
 void measure_run_config_default(MeasureRunConfig *c);
 
 /* 0 when every block has a result (measured or a reason) and the outputs
- * are written; -1 after an error line (unreadable input, unwritable output). */
+ * are written; 1 if SIGINT/SIGTERM stopped the run (the outputs are written
+ * with what was measured; the rest is reported as interrupted); -1 after an
+ * error line (unreadable input, unwritable output). */
 int measure_run(const MeasureRunConfig *c, char *const *inputs, int num_inputs);
 
 /* Measures blocks[0..n) on *jobs pinned worker processes (0: one per
  * allowed CPU; set to the number used); results[i] for blocks[i]. Progress
- * on stderr unless quiet. 0, or -1 after an error line. */
+ * on stderr unless quiet. 0; 1 if SIGINT/SIGTERM stopped it (results of the
+ * blocks not reached say so); -1 after an error line. */
 int measure_parallel(const MeasureOptions *opt, const InputBlocks *blocks, int *jobs, int quiet,
                      double progress_every, MeasureResult *results);
 

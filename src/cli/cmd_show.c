@@ -328,6 +328,7 @@ static int show_block(const Gematria__BasicBlockWithThroughputProto *rec, const 
     printf("}\n");
   } else {
     printf("%s: %zu instruction%s\n", o->where, n, n == 1 ? "" : "s");
+    if (b->fingerprint && *b->fingerprint) printf("fingerprint: %s\n", b->fingerprint); /* extract: where from */
     for (size_t i = 0; i < n; i++) {
       int from_code;
       line.len = 0;

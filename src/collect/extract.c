@@ -79,7 +79,7 @@ static int extract_sections(Extractor *x, const char *name, const ElfImage *img)
   uint64_t *targets = xmalloc((num_targets + 1) * sizeof *targets);
   size_t at = 0;
   for (int i = 0; i < n; i++) {
-    memcpy(targets + at, sweeps[i].targets, sweeps[i].num_targets * sizeof *targets);
+    if (sweeps[i].num_targets) memcpy(targets + at, sweeps[i].targets, sweeps[i].num_targets * sizeof *targets);
     at += sweeps[i].num_targets;
   }
   qsort(targets, num_targets, sizeof *targets, compare_u64);

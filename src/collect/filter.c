@@ -114,7 +114,7 @@ static size_t record_code(const Gematria__BasicBlockWithThroughputProto *rec, ui
   size_t at = 0;
   for (size_t i = 0; i < b->n_machine_instructions; i++) {
     const ProtobufCBinaryData *m = &b->machine_instructions[i]->machine_code;
-    memcpy(*code + at, m->data, m->len);
+    if (m->len) memcpy(*code + at, m->data, m->len);
     at += m->len;
   }
   return len;

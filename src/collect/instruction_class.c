@@ -39,10 +39,10 @@ int instruction_ends_block(const ZydisDecodedInstruction *in) {
 }
 
 int instruction_accesses_memory(const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops) {
+  /* multi-byte nops have a memory operand that is never accessed */
+  if (in->mnemonic == ZYDIS_MNEMONIC_NOP) return 0;
   for (int i = 0; i < in->operand_count; i++)
-    /* multi-byte nops carry a memory operand that is neither read nor written */
-    if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.type != ZYDIS_MEMOP_TYPE_AGEN &&
-        ops[i].actions != 0)
+    if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.type != ZYDIS_MEMOP_TYPE_AGEN)
       return 1;
   return 0;
 }

@@ -77,6 +77,24 @@ for b in 31c04885ff740d 4801f848ffcf75f8 486bc003c3 4889f80f05 4883c001 48c1e002
 done
 grep -q ', 2 sections,' $T/so.err || fail "shared library: .plt and .text expected: $(head -1 $T/so.err)"
 
+# object file with one section per function: every section starts at 0, so a
+# jump target in .text.a (offset 5) must not split .text.b at its offset 5
+cat > $T/sections.s <<'EOF'
+	.section .text.a,"ax",@progbits
+	xor %eax, %eax
+	jmp .Lt
+	nop
+.Lt:	ret
+	.section .text.b,"ax",@progbits
+	mov %edi, %eax
+	add %rdi, %rax
+	add %rdi, %rax
+	ret
+EOF
+as $T/sections.s -o $T/sections.o || fail "as sections.s"
+"$G" extract --csv $T/sections.csv $T/sections.o 2> /dev/null || fail "extract sections.o"
+printf '%s\n' 31c0eb01 90 c3 89f84801f84801f8c3 | cmp -s - $T/sections.csv || fail "sections.o blocks: $(tr '\n' ' ' < $T/sections.csv)"
+
 # --- a C program: object file, shared library, PIE executable, stripped copy, all at once
 cat > $T/prog.c <<'EOF'
 #include <stdio.h>

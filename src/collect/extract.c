@@ -1,5 +1,6 @@
 #include "collect/extract.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,8 @@ static void add_counts(Extractor *x, const char *name, const ElfCodeSection *s, 
 }
 
 /* Sweeps every code section first, so that a call from .text makes its
- * target in .plt a leader too; then cuts and writes each section. */
+ * target in .plt a leader too (in executables and shared libraries, where
+ * sections share one address space); then cuts and writes each section. */
 static int extract_sections(Extractor *x, const char *name, const ElfImage *img) {
   int n = img->num_sections;
   SectionSweep *sweeps = xcalloc(n, sizeof *sweeps);
@@ -88,10 +90,15 @@ static int extract_sections(Extractor *x, const char *name, const ElfImage *img)
   size_t next_start = 0; /* img->starts is sorted by section position */
   for (int i = 0; i < n && rc == 0; i++) {
     const ElfCodeSection *s = &img->sections[i];
-    size_t lo = lower_bound(targets, num_targets, s->address);
-    size_t hi = s->address + s->size < s->address ? num_targets /* wraps: to the end */
-                                                  : lower_bound(targets, num_targets, s->address + s->size);
-    section_mark_leaders(&sweeps[i], targets + lo, hi - lo, &splits[i]);
+    if (img->type == ET_REL) {
+      /* every section of an object file starts at 0: no shared address space */
+      section_mark_leaders(&sweeps[i], sweeps[i].targets, sweeps[i].num_targets, &splits[i]);
+    } else {
+      size_t lo = lower_bound(targets, num_targets, s->address);
+      size_t hi = s->address + s->size < s->address ? num_targets /* wraps: to the end */
+                                                    : lower_bound(targets, num_targets, s->address + s->size);
+      section_mark_leaders(&sweeps[i], targets + lo, hi - lo, &splits[i]);
+    }
     while (next_start < img->num_starts && img->starts[next_start].section == i) {
       section_mark_leaders(&sweeps[i], &img->starts[next_start].address, 1, &splits[i]);
       next_start++;

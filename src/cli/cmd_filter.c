@@ -22,7 +22,7 @@ int cmd_filter(int argc, char **argv) {
       {"max-instructions", FLAG_INT, &opt.max_instructions, "N",
        "drop blocks with more than N instructions after stripping (default: no limit)"},
       {"min-instructions", FLAG_INT, &opt.min_instructions, "M",
-       "drop blocks with fewer than M instructions after stripping (default 1: empty blocks always go)"},
+       "drop blocks with fewer than M instructions after stripping (default: no limit; empty blocks always go)"},
       {"remove-instructions", FLAG_BOOL, &opt.remove_instructions, NULL,
        "remove system calls, interrupts, ud*, privileged and I/O instructions (and memory-accessing ones "
        "with --drop-memory-blocks) from the block instead of dropping the block, as Gematria's "

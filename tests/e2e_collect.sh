@@ -146,6 +146,14 @@ mkdir $T/dir.o
 bad dir.o "cannot read: not a regular file"
 ls $T | grep -q tmp && fail "temporary file left behind after errors"
 
+# usage errors exit 2; --quiet prints nothing on success
+"$G" extract 2> $T/usage.err; test $? -eq 2 || fail "extract without files must exit 2"
+grep -q 'extract: no ELF file given' $T/usage.err || fail "usage error: $(cat $T/usage.err)"
+"$G" extract --bogus $T/known.o 2> /dev/null; test $? -eq 2 || fail "unknown flag must exit 2"
+"$G" extract --quiet --csv $T/q.csv $T/known.o > $T/q.out 2>&1 || fail "--quiet run failed"
+test -s $T/q.out && fail "--quiet printed: $(cat $T/q.out)"
+cmp -s $T/q.csv $T/known.want || fail "--quiet output"
+
 # --keep-going: bad files are reported and skipped, the good ones written
 "$G" extract --keep-going --csv $T/kg.csv $T/arm.o $T/known.o $T/text.s 2> $T/kg.err || fail "--keep-going failed"
 cmp -s $T/kg.csv $T/known.want || fail "--keep-going output"

@@ -62,6 +62,15 @@ grep -q '^extract: 1 files (0 unreadable, 0 without symbols), 1 sections, 39 byt
 grep -q "^fingerprint: $T/known.o:.text:0x19+5\$" $T/rec4.txt || fail "fingerprint of block 4: $(grep fingerprint $T/rec4.txt)"
 grep -q 'syscall' $T/rec4.txt || fail "block 4 is not mov+syscall: $(cat $T/rec4.txt)"
 
+# the records canonicalize exactly as import-bhive's records of the same hex do
+sed 's/$/,1/' $T/known.csv > $T/known_bhive.csv
+"$G" import-bhive --quiet --output $T/known_bhive.tfrecord $T/known_bhive.csv || fail "import-bhive of the blocks"
+for i in 0 1 2 3 4 5 6; do
+  "$G" show $T/known.tfrecord --record $i | grep 'tokens:' > $T/tok_extract.txt
+  "$G" show $T/known_bhive.tfrecord --record $i | grep 'tokens:' > $T/tok_import.txt
+  test -s $T/tok_extract.txt && cmp -s $T/tok_extract.txt $T/tok_import.txt || fail "record $i: tokens differ from import-bhive"
+done
+
 # stripped: h is no longer a leader, so its body joins the block before it
 printf '%s\n' 31c04885ff740d 4801f848ffcf75f8 e800000000 486bc003c3 4889f80f05 4883c00148c1e002c3 > $T/stripped.want
 "$G" extract --csv $T/stripped.csv $T/known_stripped.o 2> $T/stripped.err || fail "extract stripped: $(cat $T/stripped.err)"

@@ -328,6 +328,31 @@ static void test_corruption(void) {
   free(b);
 }
 
+/* 20,000 section headers over the same code: decoded once, the rest counted. */
+static void test_many_overlapping_sections(void) {
+  size_t size;
+  uint8_t *b = build_elf(&size);
+  const int n = 20000;
+  size_t big_size = size + (size_t)n * sizeof(Elf64_Shdr);
+  uint8_t *big = malloc(big_size);
+  memcpy(big, b, size);
+  Elf64_Shdr text;
+  memcpy(&text, b + SHOFF + sizeof text, sizeof text);
+  memset(big + size, 0, sizeof text);
+  for (int i = 1; i < n; i++) memcpy(big + size + (size_t)i * sizeof text, &text, sizeof text);
+  put(big, offsetof(Elf64_Ehdr, e_shoff), size, 8);
+  put(big, offsetof(Elf64_Ehdr, e_shnum), n, 2);
+  put(big, offsetof(Elf64_Ehdr, e_shstrndx), 0, 2);
+  Extractor x;
+  extractor_init(&x, NULL);
+  char err[256];
+  CHECK(extract_buffer(&x, "many", big, big_size, err, sizeof err) == 0);
+  CHECK(x.sections == 1 && x.elf_skips[ELF_SKIP_OVERLAP] == n - 2 && x.written == 6);
+  extractor_free(&x);
+  free(big);
+  free(b);
+}
+
 /* Records written through a sink: fingerprint, addresses, no labels. */
 static void test_records(void) {
   size_t size;
@@ -373,6 +398,7 @@ int main(void) {
   test_bad_headers();
   test_counted_skips();
   test_corruption();
+  test_many_overlapping_sections();
   test_records();
   return test_summary("test_collect_elf");
 }

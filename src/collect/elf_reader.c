@@ -210,6 +210,7 @@ int elf_read(ElfImage *img, const uint8_t *data, size_t size, char *err, size_t 
   int have_names = shstrndx < shnum;
   if (have_names) names = section_header(data, h.e_shoff, shstrndx);
 
+  size_t cap_sections = 0;
   for (uint64_t i = 0; i < shnum; i++) {
     Elf64_Shdr s = section_header(data, h.e_shoff, i);
     if (!(s.sh_flags & SHF_EXECINSTR) || s.sh_size == 0) continue;
@@ -227,7 +228,7 @@ int elf_read(ElfImage *img, const uint8_t *data, size_t size, char *err, size_t 
                  size);
       continue;
     }
-    img->sections = xrealloc(img->sections, (img->num_sections + 1) * sizeof *img->sections);
+    grow_array((void **)&img->sections, &cap_sections, (size_t)img->num_sections + 1, sizeof *img->sections);
     ElfCodeSection *c = &img->sections[img->num_sections++];
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", label);

@@ -21,7 +21,7 @@
 
 static const char *const edge_names[NUM_EDGE_TYPES] = {
     "structural", "input", "output", "address_base", "address_index",
-    "address_segment", "address_displacement", "reverse_structural", "prefix"};
+    "address_segment", "address_displacement", "reverse_structural", "prefix", "loop_carried"};
 static const char *const node_names[] = {"instruction", "register", "immediate", "fp_immediate",
                                          "address", "memory", "prefix"};
 

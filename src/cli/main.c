@@ -13,6 +13,9 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
+    {"extract", cmd_extract, "basic blocks of ELF x86-64 files -> .tfrecord / CSV"},
+    {"filter", cmd_filter, "keep measurable blocks, branches stripped (process_and_filter_bbs)"},
+    {"measure", cmd_measure, "measure blocks' throughput on this CPU (sandboxed, BHive's method)"},
     {"import-bhive", cmd_import_bhive, "BHive CSV files (hex,throughput) -> one .tfrecord"},
     {"tokens", cmd_tokens, "write the tokens (vocabulary) file of .tfrecord files"},
     {"show", cmd_show, "print a block as assembly, canonical tokens and graph size"},
@@ -21,7 +24,6 @@ static const Command commands[] = {
     {"predict", cmd_predict, "predict throughputs (same as --gematria_action=predict)"},
     {"eval", cmd_eval, "MAPE, MAE, RMSE, percentiles, Kendall's tau of a checkpoint"},
     {"bench", cmd_bench, "measure training/prediction speed and latency"},
-    {"measure", cmd_measure, "measure blocks' throughput on this CPU (sandboxed, BHive's method)"},
 };
 
 static void usage(FILE *out) {

@@ -50,11 +50,12 @@ int cmd_measure(int argc, char **argv) {
       "100 and 200 times, runs in a sandboxed child (seccomp: no system call but exit; resource limits;\n"
       "wall-clock timeout) with every register pointing into one mapped page; a fault on another page\n"
       "maps it onto the same physical page and the block starts again. Throughput = difference of the\n"
-      "two timings / 100, from the minimum (main value) and the median of the samples. Inputs: .tfrecord\n"
-      "of BasicBlockWithThroughputProto, or CSV (.csv/.txt) whose first column is the block's hex.\n"
-      "Blocks that cannot be measured are reported with the reason (CSV and summary), never dropped\n"
-      "silently; the tfrecord output holds the measured ones (all with --keep-unmeasured).\n"
-      "Ctrl-C or SIGTERM stops the run and writes what was measured (exit status 130).",
+      "two timings / difference of the factors, from the minimum (main value) and the median of the\n"
+      "samples. Inputs: .tfrecord of BasicBlockWithThroughputProto, or CSV (.csv/.txt) whose first\n"
+      "column is the block's hex. Blocks that cannot be measured are reported with the reason (CSV and\n"
+      "summary), never dropped silently; the tfrecord output holds the measured ones (all with\n"
+      "--keep-unmeasured). Ctrl-C or SIGTERM stops the run and writes what was measured (exit 130).\n"
+      "Details and how the numbers compare: docs/measure.md.",
       flags, (int)ARRAY_LEN(flags), &files, "input file"};
   int st = cli_flags_parse(&table, argc, argv);
   int rc = st == 1 ? 0 : 2;

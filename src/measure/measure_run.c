@@ -56,8 +56,8 @@ static void summarize(const MeasureRunConfig *c, const InputBlocks *blocks, cons
   fputc('\n', stderr);
   for (int s = 1; s < MEASURE_NUM_STATUS; s++) {
     if (!count[s]) continue;
-    fprintf(stderr, "  not measured: %zu %s (%s)", count[s], measure_status_name(s), measure_status_text(s));
-    if (example[s]) fprintf(stderr, ", e.g. %s", example[s]);
+    fprintf(stderr, "  not measured: %zu %s: %s", count[s], measure_status_name(s), measure_status_text(s));
+    if (example[s]) fprintf(stderr, "; e.g. %s", example[s]);
     fputc('\n', stderr);
   }
   free(spreads);

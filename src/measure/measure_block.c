@@ -43,7 +43,7 @@ static const struct {
     [MEASURE_TIMEOUT] = {"timeout", "timeout (wall-clock or CPU limit)"},
     [MEASURE_UNSTABLE] = {"unstable_timing", "unstable timing in every attempt"},
     [MEASURE_CRASHED] = {"crashed", "the sandboxed child died without a report"},
-    [MEASURE_HARNESS_ERROR] = {"harness_error", "the harness could not be set up"},
+    [MEASURE_HARNESS_ERROR] = {"harness_error", "not run: sandbox set-up failed, worker died or run interrupted"},
 };
 
 const char *measure_status_name(MeasureStatus s) {

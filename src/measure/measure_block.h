@@ -29,7 +29,7 @@ typedef enum {
   MEASURE_TIMEOUT,             /* the wall-clock (or CPU) limit: e.g. an infinite loop */
   MEASURE_UNSTABLE,            /* timings too noisy (or not positive) in every attempt */
   MEASURE_CRASHED,             /* the child died without a report (e.g. the block wrecked the harness) */
-  MEASURE_HARNESS_ERROR,       /* the harness could not be set up (mmap, seccomp, fork) */
+  MEASURE_HARNESS_ERROR,       /* not run: set-up failed (mmap, seccomp, fork), worker died, interrupted */
   MEASURE_NUM_STATUS
 } MeasureStatus;
 

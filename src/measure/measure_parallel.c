@@ -84,7 +84,7 @@ static void print_progress(size_t done, size_t n, double elapsed) {
 }
 
 int measure_parallel(const MeasureOptions *opt, const InputBlocks *blocks, int *jobs_io, int quiet, double progress_every,
-                     MeasureResult *results) {
+                     MeasureResult *results, size_t *finished) {
   int cpus[CPU_SETSIZE];
   int num_cpus = allowed_cpus(cpus, CPU_SETSIZE);
   int jobs = *jobs_io;
@@ -161,6 +161,7 @@ int measure_parallel(const MeasureOptions *opt, const InputBlocks *blocks, int *
     rc = 1;
   }
   if (worker_failed) gr_warn("measure: a worker process failed; its unfinished blocks are reported as harness_error");
+  *finished = __atomic_load_n(&ctr->done, __ATOMIC_ACQUIRE);
   memcpy(results, shared_results, blocks->n * sizeof *results);
   munmap(shared, bytes);
   return rc;

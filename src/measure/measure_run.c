@@ -26,7 +26,7 @@ static double percentile(double *v, int n, double p) {
 }
 
 static void summarize(const MeasureRunConfig *c, const InputBlocks *blocks, const MeasureResult *results,
-                      const char *cpu, double seconds, int jobs) {
+                      const char *cpu, double seconds, int jobs, size_t finished) {
   size_t n = blocks->n, count[MEASURE_NUM_STATUS] = {0};
   const char *example[MEASURE_NUM_STATUS] = {0};
   double *spreads = xmalloc((n + 1) * sizeof *spreads), ratio_sum = 0;
@@ -41,8 +41,8 @@ static void summarize(const MeasureRunConfig *c, const InputBlocks *blocks, cons
       ratio_sum += r->core_per_tick;
     }
   }
-  fprintf(stderr, "measure: %zu blocks in %.1f s (%.1f blocks/s, %d worker%s) on %s\n", n, seconds,
-          seconds > 0 ? n / seconds : 0, jobs, jobs == 1 ? "" : "s", cpu);
+  fprintf(stderr, "measure: %zu of %zu blocks done in %.1f s (%.1f blocks/s, %d worker%s) on %s\n", finished, n,
+          seconds, seconds > 0 ? finished / seconds : 0, jobs, jobs == 1 ? "" : "s", cpu);
   if (c->opt.use_perf)
     fprintf(stderr, "  clock: core cycles from perf_event_open\n");
   else
@@ -75,14 +75,15 @@ int measure_run(const MeasureRunConfig *c, char *const *inputs, int num_inputs) 
   results = xcalloc(blocks.n + 1, sizeof *results);
   double start = now_seconds();
   int jobs = c->jobs;
-  int interrupted = measure_parallel(&c->opt, &blocks, &jobs, c->quiet, c->progress_every, results);
+  size_t finished = 0;
+  int interrupted = measure_parallel(&c->opt, &blocks, &jobs, c->quiet, c->progress_every, results, &finished);
   if (interrupted < 0) goto done;
   double seconds = now_seconds() - start;
   if (c->csv && measure_write_csv(c->csv, inputs, &blocks, results)) goto done;
   long written = 0;
   if (c->output && measure_write_tfrecord(c, source, inputs, num_inputs, &blocks, results, &written)) goto done;
   if (!c->quiet) {
-    summarize(c, &blocks, results, cpu, seconds, jobs);
+    summarize(c, &blocks, results, cpu, seconds, jobs, finished);
     if (c->output)
       fprintf(stderr, "  wrote %ld records to %s (source \"%s\", cycles per %s, from the %s of the samples)\n",
               written, c->output, source, c->per_iteration ? "iteration" : "100 iterations",

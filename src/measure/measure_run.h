@@ -29,11 +29,12 @@ void measure_run_config_default(MeasureRunConfig *c);
 int measure_run(const MeasureRunConfig *c, char *const *inputs, int num_inputs);
 
 /* Measures blocks[0..n) on *jobs pinned worker processes (0: one per
- * allowed CPU; set to the number used); results[i] for blocks[i]. Progress
+ * allowed CPU; set to the number used); results[i] for blocks[i];
+ * *finished = blocks the workers finished (all, unless interrupted). Progress
  * on stderr unless quiet. 0; 1 if SIGINT/SIGTERM stopped it (results of the
  * blocks not reached say so); -1 after an error line. */
 int measure_parallel(const MeasureOptions *opt, const InputBlocks *blocks, int *jobs, int quiet,
-                     double progress_every, MeasureResult *results);
+                     double progress_every, MeasureResult *results, size_t *finished);
 
 /* The outputs (measure_output.c). */
 int measure_write_csv(const char *path, char *const *inputs, const InputBlocks *blocks, const MeasureResult *results);

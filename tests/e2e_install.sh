@@ -74,6 +74,12 @@ same() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); 
 
 # C with pkg-config, shared library
 export PKG_CONFIG_PATH=$P/$LIB/pkgconfig
+[ "$(pkg-config --modversion granite)" = "$V" ] || fail "granite.pc version $(pkg-config --modversion granite), want $V"
+# the header alone, strict C and C++
+echo '#include <granite.h>' >$T/h.c
+cc -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only $(pkg-config --cflags granite) $T/h.c || fail "granite.h as C99"
+c++ -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only $(pkg-config --cflags granite) -x c++ $T/h.c ||
+  fail "granite.h as C++11"
 cc -Wall -Wextra -Werror -o $T/consumer_pc tests/install/consumer.c $(pkg-config --cflags --libs granite) -lm \
   2>$T/cc.err || fail "pkg-config build: $(head -3 $T/cc.err)"
 got=$(LD_LIBRARY_PATH=$P/$LIB $T/consumer_pc $CKPT $HEX "$ASM") || fail "pkg-config program failed"

@@ -20,6 +20,24 @@ fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
   2>$T/train.err || { echo "FAIL: train: $(tail -1 $T/train.err)"; exit 1; }
 export PYTHONPATH="$(pwd)/python" GRANITE_LIBRARY="$(dirname "$G")/libgranite.so.0"
 python3 -B tests/python_module_check.py "$G" $T/m/model.ckpt-2 $T || fail "python_module_check.py"
+# with NumPy (a stand-in module here: NumPy is optional and may be absent), many blocks
+# give an array built from the predictions, of shape [n]
+mkdir -p $T/fakenumpy
+cat >$T/fakenumpy/numpy.py <<'PY'
+float32 = "float32"
+class ndarray(list):
+    pass
+def array(values, dtype=None):
+    a = ndarray(values)
+    a.shape, a.dtype = (len(values),), dtype
+    return a
+PY
+out=$(PYTHONPATH="$T/fakenumpy:$PYTHONPATH" python3 -B -c "
+import granite, numpy
+a = granite.Model.load('$T/m/model.ckpt-2').predict(['4801d8', '90'])
+assert isinstance(a, numpy.ndarray) and a.shape == (2,) and a.dtype == 'float32', (type(a), a)
+print('ok')" 2>&1)
+[ "$out" = ok ] || fail "NumPy path: $out"
 # the library missing: GraniteError saying what to set, not a crash
 out=$(GRANITE_LIBRARY=$T/nope.so python3 -B -c "
 import granite

@@ -10,7 +10,7 @@
  * to 3 cycles. Tolerances are generous for a busy 2-core VM (15% on one
  * cycle, 10% above), and a check that fails is measured again up to three
  * times before it counts: a burst of other work can spoil one run, not
- * three. The cross-process agreement is checked at 5%. */
+ * three. The cross-process agreement is checked at 5% (five tries). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,37 +72,38 @@ static void test_known_throughputs(void) {
 }
 
 /* The same blocks measured in two separate processes (two workers, two
- * sandboxes each): the minimum-based values agree within 5%. */
+ * sandboxes each): the minimum-based values agree within 5%. A block passes
+ * if one of up to five pairs of processes agrees: a burst of other work on
+ * the machine can spoil a pair, not five. */
 static void test_two_processes_agree(void) {
   static const char *blocks[] = {
-      "480fafc1",                                   /* imul chain */
-      "4889de4883c6084889f74883c701",               /* a few moves and adds */
-      "488b4424084803042448894424104883c001",       /* loads, a store, adds */
+      "480fafc1",                       /* imul chain: 3 cycles */
+      "4889de4883c6084889f74883c701",   /* moves and adds: 1 cycle */
+      "488b4c2408480fafc14803442410",   /* mov rcx, [rsp+8]; imul rax, rcx; add rax, [rsp+16]: 4 cycles */
   };
   enum { N = sizeof blocks / sizeof blocks[0] };
-  double *shared = mmap(NULL, 2 * N * sizeof(double), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  int ok = 0;
-  for (int attempt = 0; attempt < 3 && !ok; attempt++) {
-    for (int p = 0; p < 2; p++) {
-      pid_t pid = fork();
-      if (pid == 0) {
-        MeasureStatus st;
-        for (int b = 0; b < N; b++) shared[p * N + b] = measure_hex(blocks[b], &st);
-        _exit(0);
+  double *shared = mmap(NULL, 2 * sizeof(double), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  for (int b = 0; b < N; b++) {
+    double rel = NAN;
+    for (int attempt = 0; attempt < 5; attempt++) {
+      for (int p = 0; p < 2; p++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+          MeasureStatus st;
+          shared[p] = measure_hex(blocks[b], &st);
+          _exit(0);
+        }
+        int status;
+        waitpid(pid, &status, 0);
       }
-      int status;
-      waitpid(pid, &status, 0);
+      rel = fabs(shared[0] - shared[1]) / (0.5 * (shared[0] + shared[1]));
+      fprintf(stderr, "test_measure_timing: two processes: %s: %.3f vs %.3f (%.1f%%)\n", blocks[b], shared[0],
+              shared[1], 100 * rel);
+      if (rel <= 0.05) break;
     }
-    ok = 1;
-    for (int b = 0; b < N; b++) {
-      double a = shared[b], c = shared[N + b];
-      double rel = fabs(a - c) / (0.5 * (a + c));
-      fprintf(stderr, "test_measure_timing: two processes: %s: %.3f vs %.3f (%.1f%%)\n", blocks[b], a, c, 100 * rel);
-      if (!(rel <= 0.05)) ok = 0;
-    }
+    CHECK_MSG(rel <= 0.05, "%s: the two processes differ by %.1f%% in five attempts", blocks[b], 100 * rel);
   }
-  CHECK_MSG(ok, "the two processes differ by more than 5%% in three attempts");
-  munmap(shared, 2 * N * sizeof(double));
+  munmap(shared, 2 * sizeof(double));
 }
 
 int main(void) {

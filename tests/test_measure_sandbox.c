@@ -87,17 +87,23 @@ static void test_hostile_blocks(void) {
   worker.opt.timeout_s = 2;
 }
 
+/* Ran to the end: measured, or (under heavy load, with this test's 3 short
+ * samples) no positive difference. Either way no fault stopped it. */
+static int ran_to_the_end(const MeasureResult *r) {
+  return r->status == MEASURE_OK || r->status == MEASURE_UNSTABLE;
+}
+
 static void test_wild_stores_are_mapped(void) {
-  /* stores to two far canonical addresses: two more pages, then measured */
+  /* stores to two far canonical addresses: two more pages, one restart each */
   MeasureResult r = run_hex("48890425785634124889042500001000");
-  CHECK_MSG(r.status == MEASURE_OK, "%s (%s)", measure_status_name(r.status), r.detail);
-  CHECK(r.pages == 3 && r.children == 3);
+  CHECK_MSG(ran_to_the_end(&r), "%s (%s)", measure_status_name(r.status), r.detail);
+  CHECK_MSG(r.pages == 3 && r.children >= 3, "pages %d, runs %d", r.pages, r.children);
   /* push/pop with rsp at the fixed address */
   r = run_hex("5058");
-  CHECK_MSG(r.status == MEASURE_OK, "%s (%s)", measure_status_name(r.status), r.detail);
+  CHECK_MSG(ran_to_the_end(&r), "%s (%s)", measure_status_name(r.status), r.detail);
   /* pointer chasing stays in the mapped page: memory holds the address */
   r = run_hex("488b00");
-  CHECK_MSG(r.status == MEASURE_OK && r.pages == 1, "%s (%s)", measure_status_name(r.status), r.detail);
+  CHECK_MSG(ran_to_the_end(&r) && r.pages == 1, "%s (%s)", measure_status_name(r.status), r.detail);
 }
 
 static void test_details_name_the_instruction(void) {

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "util/common.h"
+#include "util/flagfile.h"
 #include "util/machine.h"
 
 typedef struct {
@@ -27,6 +28,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: granite <command> [flags]    (granite <command> --help for its flags)\n"
           "       granite --gematria_action=train|predict|eval --gematria_... flags\n"
+          "       --flagfile=FILE anywhere: FILE's flags (one per line) in its place\n"
           "\n"
           "granite predicts the inverse throughput of x86-64 basic blocks with the\n"
           "GRANITE graph neural network: import data, train, evaluate, predict.\n"
@@ -37,6 +39,9 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
   machine_select_blas_kernels(argc, argv); /* may re-exec once (util/machine.h) */
+  /* --flagfile=FILE becomes the file's flags in its place (util/flagfile.h);
+   * before any command name it is the Gematria form `granite --flagfile=F` */
+  if (flagfile_expand(argc, argv, 1, &argc, &argv)) return 2;
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "util/common.h"
+#include "util/flagfile.h"
 
 typedef enum { FT_BOOL, FT_INT, FT_INT64, FT_DOUBLE, FT_STRING, FT_OPT_STRING, FT_ENUM, FT_INTLIST, FT_LIST, FT_MULTI } FlagType;
 
@@ -459,9 +460,10 @@ static void unknown_flag(const char *name) {
     gr_error("unknown flag --%s (granite --help lists the flags)", name);
 }
 
-int flags_parse(GematriaFlags *f, int argc, char **argv, int first) {
+static int parse_args(GematriaFlags *f, int argc, char **argv, int first) {
   for (int i = first; i < argc; i++) {
     const char *arg = argv[i];
+    gr_error_place(flagfile_origin(arg)); /* errors about a flag from a file name its FILE:LINE */
     if (!strcmp(arg, "--help") || !strcmp(arg, "-h") || !strcmp(arg, "--helpfull")) {
       flags_print_help(stdout);
       return 1;
@@ -509,6 +511,13 @@ int flags_parse(GematriaFlags *f, int argc, char **argv, int first) {
     }
     if (set_value(f, index, value, true)) return -1;
   }
+  return 0;
+}
+
+int flags_parse(GematriaFlags *f, int argc, char **argv, int first) {
+  int rc = parse_args(f, argc, argv, first);
+  gr_error_place(NULL);
+  if (rc) return rc;
   for (int i = 0; i < NUM_FLAGS; i++)
     if (f->was_set[i] && flag_table[i].group == G_NOEFFECT)
       gr_warn("--%s has no effect in granite (%s)", flag_table[i].name, flag_table[i].help);

@@ -6,8 +6,13 @@
 #include <string.h>
 #include <time.h>
 
+static const char *error_place;
+
+void gr_error_place(const char *place) { error_place = place; }
+
 static void print_line(const char *kind, const char *fmt, va_list ap) {
   fprintf(stderr, "granite: %s: ", kind);
+  if (error_place) fprintf(stderr, "%s: ", error_place);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
 }

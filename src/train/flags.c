@@ -174,7 +174,8 @@ static const FlagSpec flag_table[] = {
     {"gematria_validation_file", FT_OPT_STRING, OFF(validation_file), NULL, G_OURS,
      "train: held-out .tfrecord files (comma list) evaluated during training", NULL, NOLIM},
     {"gematria_validation_fraction", FT_DOUBLE, OFF(validation_fraction), "0", G_OURS,
-     "train: hold out this fraction of the input blocks (chosen by a hash of the block) for validation", NULL, 0,
+     "train: hold out this fraction of the input blocks (chosen by a hash of the block) for validation; eval: "
+     "evaluate only the blocks training held out with this fraction", NULL, 0,
      0.9},
     {"gematria_validation_epochs", FT_INT, OFF(validation_epochs), "0", G_OURS,
      "train: validate every this many steps; 0 = with every checkpoint", NULL, 0, 1e9},
@@ -189,6 +190,15 @@ static const FlagSpec flag_table[] = {
     {"gematria_prefetch_batches", FT_BOOL, OFF(prefetch_batches), "true", G_OURS,
      "train: build the next batch in a second thread during the current step (same results either way)", NULL,
      NOLIM},
+    {"error_analysis", FT_BOOL, OFF(error_analysis), "true", G_OURS,
+     "eval: also print the error by block group and the worst blocks (--noerror_analysis: only the metrics)", NULL,
+     NOLIM},
+    {"worst", FT_INT, OFF(worst), "20", G_OURS, "eval: how many of the worst blocks the error analysis lists", NULL, 0,
+     1e9},
+    {"gematria_training_file_for_split", FT_OPT_STRING, OFF(training_file_for_split), NULL, G_OURS,
+     "eval: split the error analysis into blocks whose graph occurs in these training .tfrecord files (comma list; "
+     "without their --gematria_validation_fraction held-out part) and blocks whose graph does not",
+     NULL, NOLIM},
     /* TF-only */
     {"master", FT_STRING, OFF(master), "", G_NOEFFECT, "TensorFlow master", NULL, NOLIM},
     {"gematria_numpy_print_edgeitems", FT_INT, OFF(numpy_print_edgeitems), "20", G_NOEFFECT, "NumPy printing", NULL,

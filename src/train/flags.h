@@ -123,6 +123,10 @@ typedef struct {
   double log_interval_secs;
   bool json;
   bool prefetch_batches; /* train: build the next batch in a second thread */
+  /* eval error analysis (docs/accuracy-tools.md) */
+  bool error_analysis;
+  int worst;                     /* worst blocks listed */
+  char *training_file_for_split; /* comma list; NULL = no seen/unseen split */
 
   unsigned char was_set[FLAGS_MAX]; /* per table entry: given on the command line */
 } GematriaFlags;

@@ -21,6 +21,7 @@ static const Command commands[] = {
     {"train", cmd_train, "train a model (same as --gematria_action=train)"},
     {"predict", cmd_predict, "predict throughputs (same as --gematria_action=predict)"},
     {"eval", cmd_eval, "MAPE, MAE, RMSE, percentiles, Kendall's tau of a checkpoint"},
+    {"runs", cmd_runs, "compare training runs: flags, steps, time, validation MAPE, --plot PNG"},
     {"bench", cmd_bench, "measure training/prediction speed and latency"},
 };
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "util/common.h"
 #include "util/flagfile.h"
@@ -531,6 +532,79 @@ int flags_parse(GematriaFlags *f, int argc, char **argv, int first) {
   for (int i = 0; i < NUM_FLAGS; i++)
     if (f->was_set[i] && flag_table[i].group == G_NOEFFECT)
       gr_warn("--%s has no effect in granite (%s)", flag_table[i].name, flag_table[i].help);
+  return 0;
+}
+
+/* Shortest %g text that reads back as the same double. */
+static void write_double(FILE *out, double x) {
+  char buf[40];
+  for (int digits = 6; digits <= 17; digits++) {
+    snprintf(buf, sizeof buf, "%.*g", digits, x);
+    if (strtod(buf, NULL) == x) break;
+  }
+  fputs(buf, out);
+}
+
+void flags_write(FILE *out, const GematriaFlags *f) {
+  for (int i = 0; i < NUM_FLAGS; i++) {
+    const FlagSpec *s = &flag_table[i];
+    const void *p = (const char *)f + s->offset;
+    if (s->group == G_NOEFFECT) continue;
+    if (!s->def && !f->was_set[i]) continue; /* "not given" is no value a flag can be set to */
+    switch (s->type) {
+      case FT_BOOL: fprintf(out, "--%s=%s\n", s->name, *(const bool *)p ? "true" : "false"); break;
+      case FT_INT: fprintf(out, "--%s=%d\n", s->name, *(const int *)p); break;
+      case FT_INT64: fprintf(out, "--%s=%lld\n", s->name, *(const long long *)p); break;
+      case FT_DOUBLE:
+        fprintf(out, "--%s=", s->name);
+        write_double(out, *(const double *)p);
+        fputc('\n', out);
+        break;
+      case FT_STRING:
+      case FT_OPT_STRING:
+        if (*(char *const *)p) fprintf(out, "--%s=%s\n", s->name, *(char *const *)p);
+        break;
+      case FT_ENUM: fprintf(out, "--%s=%s\n", s->name, s->enum_names[*(const int *)p]); break;
+      case FT_INTLIST: {
+        const IntList *l = p;
+        fprintf(out, "--%s=", s->name);
+        for (int k = 0; k < l->count; k++) fprintf(out, "%s%d", k ? "," : "", l->values[k]);
+        fputc('\n', out);
+        break;
+      }
+      case FT_LIST: {
+        const StringList *l = p;
+        fprintf(out, "--%s=", s->name);
+        for (int k = 0; k < l->count; k++) fprintf(out, "%s%s", k ? "," : "", l->items[k]);
+        fputc('\n', out);
+        break;
+      }
+      case FT_MULTI: {
+        const StringList *l = p;
+        for (int k = 0; k < l->count; k++) fprintf(out, "--%s=%s\n", s->name, l->items[k]);
+        break;
+      }
+    }
+  }
+}
+
+int flags_write_run_file(const char *dir, const GematriaFlags *f) {
+  char path[4200], tmp[4300];
+  snprintf(path, sizeof path, "%s/%s", dir, FLAGS_RUN_FILE);
+  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+  FILE *out = fopen(tmp, "w");
+  if (!out) {
+    gr_error("%s: cannot write the run's flags: %s", tmp, strerror(errno));
+    return -1;
+  }
+  fputs("# the flags of this training run, as `granite runs` reads them; granite --flagfile=THIS_FILE resumes it\n",
+        out);
+  flags_write(out, f);
+  if (ferror(out) | fclose(out) || rename(tmp, path)) {
+    gr_error("%s: cannot write the run's flags: %s", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
   return 0;
 }
 

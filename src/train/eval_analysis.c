@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "graph/graph_key.h"
-#include "io/block_io.h"
+#include "io/tfrecord.h"
 #include "model/model.h"
 #include "train/error_analysis.h"
 #include "util/common.h"
@@ -36,54 +36,75 @@ static void append(char **s, size_t *len, size_t *cap, const char *text) {
   *len += n;
 }
 
-/* Reads ds's files again; the blocks are their records in file order. */
-static int read_facts(const Dataset *ds, BlockFacts *b) {
+/* The facts of one record's block into slot j. */
+static void add_facts(BlockFacts *b, int j, const Gematria__BasicBlockProto *bb, size_t *code_len, size_t *code_cap) {
+  block_features_compute(bb, &b->features[j]);
+  size_t n_mi = bb ? bb->n_machine_instructions : 0;
+  for (size_t k = 0; k < n_mi; k++) {
+    ProtobufCBinaryData mc = bb->machine_instructions[k]->machine_code;
+    grow_array((void **)&b->code, code_cap, *code_len + mc.len + 1, 1);
+    memcpy(b->code + *code_len, mc.data, mc.len);
+    *code_len += mc.len;
+  }
+  if (*code_len == (size_t)b->code_offset[j] && bb) { /* no machine code: the canonical mnemonics */
+    char *s = NULL;
+    size_t len = 0, cap = 0;
+    append(&s, &len, &cap, "");
+    for (size_t k = 0; k < bb->n_canonicalized_instructions; k++) {
+      if (k) append(&s, &len, &cap, "; ");
+      const char *m = bb->canonicalized_instructions[k]->mnemonic;
+      append(&s, &len, &cap, m ? m : "?");
+    }
+    b->mnemonics[j] = s;
+  }
+}
+
+/* Reads ds's files again (the blocks are their records in file order) and
+ * decodes the records of the blocks ids[0..n) (NULL = all); the others keep
+ * empty facts. */
+static int read_facts(const Dataset *ds, const int32_t *ids, int n, BlockFacts *b) {
   int N = ds->num_blocks;
   b->features = xcalloc((size_t)N + 1, sizeof *b->features);
   b->code_offset = xcalloc((size_t)N + 1, sizeof *b->code_offset);
   b->mnemonics = xcalloc((size_t)N + 1, sizeof *b->mnemonics);
   b->code = NULL;
+  uint8_t *wanted = xcalloc((size_t)N + 1, 1);
+  for (int k = 0; k < (ids ? n : N); k++) wanted[ids ? ids[k] : k] = 1;
   size_t code_len = 0, code_cap = 0;
-  int j = 0;
-  for (int fi = 0; fi < ds->num_files && j < N; fi++) {
-    BlockReader r;
-    if (block_reader_open(&r, ds->files[fi])) return -1;
-    Gematria__BasicBlockWithThroughputProto *rec;
-    int got;
-    while (j < N && ds->file_index[j] == fi && (got = block_reader_next(&r, &rec)) == 1) {
-      if (block_reader_index(&r) == ds->record_index[j]) {
-        const Gematria__BasicBlockProto *bb = rec->basic_block;
-        block_features_compute(bb, &b->features[j]);
-        size_t n_mi = bb ? bb->n_machine_instructions : 0;
-        for (size_t k = 0; k < n_mi; k++) {
-          ProtobufCBinaryData mc = bb->machine_instructions[k]->machine_code;
-          grow_array((void **)&b->code, &code_cap, code_len + mc.len + 1, 1);
-          memcpy(b->code + code_len, mc.data, mc.len);
-          code_len += mc.len;
-        }
-        if (code_len == (size_t)b->code_offset[j] && bb) { /* no machine code: the canonical mnemonics */
-          char *s = NULL;
-          size_t len = 0, cap = 0;
-          append(&s, &len, &cap, "");
-          for (size_t k = 0; k < bb->n_canonicalized_instructions; k++) {
-            if (k) append(&s, &len, &cap, "; ");
-            const char *m = bb->canonicalized_instructions[k]->mnemonic;
-            append(&s, &len, &cap, m ? m : "?");
-          }
-          b->mnemonics[j] = s;
-        }
-        b->code_offset[++j] = (int64_t)code_len;
-      }
-      block_record_free(rec);
+  int j = 0, rc = 0;
+  for (int fi = 0; fi < ds->num_files && j < N && !rc; fi++) {
+    TFRecordReader r;
+    if (tfrecord_open(&r, ds->files[fi])) {
+      rc = -1;
+      break;
     }
-    block_reader_close(&r);
-    if (j < N && ds->file_index[j] == fi) {
+    const uint8_t *data;
+    size_t len;
+    int got = 0;
+    while (j < N && ds->file_index[j] == fi && (got = tfrecord_next(&r, &data, &len)) == 1) {
+      if (r.index != ds->record_index[j]) continue; /* a record the dataset dropped */
+      if (wanted[j]) {
+        Gematria__BasicBlockWithThroughputProto *rec = gematria__basic_block_with_throughput_proto__unpack(NULL, len, data);
+        if (!rec) {
+          gr_error("%s: record %ld: not a valid BasicBlockWithThroughputProto (protobuf parse error)", r.path, r.index);
+          rc = -1;
+          break;
+        }
+        add_facts(b, j, rec->basic_block, &code_len, &code_cap);
+        gematria__basic_block_with_throughput_proto__free_unpacked(rec, NULL);
+      }
+      b->code_offset[++j] = (int64_t)code_len;
+    }
+    tfrecord_close(&r);
+    if (got < 0) rc = -1; /* the reader named the file and record */
+    if (!rc && j < N && ds->file_index[j] == fi) {
       gr_error("%s: record %lld of the evaluated data can no longer be read (was the file changed?)", ds->files[fi],
                (long long)ds->record_index[j]);
-      return -1;
+      rc = -1;
     }
   }
-  return 0;
+  free(wanted);
+  return rc;
 }
 
 /* Hex and "; "-separated Intel assembly of block i (malloc'ed strings). */
@@ -134,35 +155,53 @@ static char **split_commas(const char *list, int *n) {
   return items;
 }
 
+/* Does the comma list name exactly the files ds was loaded from, in order? */
+static bool same_files(char **files, int n, const Dataset *ds) {
+  if (n != ds->num_files) return false;
+  for (int i = 0; i < n; i++)
+    if (strcmp(files[i], ds->files[i])) return false;
+  return true;
+}
+
 /* The graph keys of the training file's blocks (its training part when a
- * validation fraction is given). */
-static int training_keys(const GematriaFlags *f, const DatasetOptions *load_opts, const Vocab *vocab, GraphKeySet *set) {
+ * validation fraction is given). When it is the evaluated file itself (the
+ * usual held-out evaluation), the loaded dataset is used instead of a second
+ * load. */
+static int training_keys(const GematriaFlags *f, const Dataset *ds, const DatasetOptions *load_opts,
+                         const Vocab *vocab, GraphKeySet *set) {
   int nfiles;
   char **files = split_commas(f->training_file_for_split, &nfiles);
   DatasetOptions o = *load_opts;
   o.drop_invalid = true; /* blocks the vocabulary cannot build were never trained on */
   o.quiet = true;
-  Dataset train;
-  memset(&train, 0, sizeof train);
-  int rc = nfiles ? dataset_load(&train, (const char *const *)files, nfiles, &o) : -1;
-  if (!nfiles) gr_error("--gematria_training_file_for_split names no file");
+  Dataset loaded;
+  memset(&loaded, 0, sizeof loaded);
+  const Dataset *train = ds;
+  int rc = 0;
+  if (!nfiles) {
+    gr_error("--gematria_training_file_for_split names no file");
+    rc = -1;
+  } else if (!same_files(files, nfiles, ds)) {
+    rc = dataset_load(&loaded, (const char *const *)files, nfiles, &o);
+    train = &loaded;
+  }
   for (int i = 0; i < nfiles; i++) free(files[i]);
   free(files);
   if (rc) return -1;
   int32_t *ids = NULL;
-  int n = train.num_blocks;
-  if (f->validation_fraction > 0) dataset_split_by_hash(&train, f->validation_fraction, &ids, &n, NULL, NULL);
+  int n = train->num_blocks;
+  if (f->validation_fraction > 0) dataset_split_by_hash(train, f->validation_fraction, &ids, &n, NULL, NULL);
   uint64_t *keys = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *keys);
   for (int k = 0; k < n; k++) {
     BlockGraph g;
-    dataset_graph(&train, ids ? ids[k] : k, &g);
+    dataset_graph(train, ids ? ids[k] : k, &g);
     keys[k] = graph_key(&g, vocab);
   }
   graph_key_set_init(set, keys, n);
   fprintf(stderr, "graph split: %lld distinct graphs in %d training blocks of %s\n", (long long)set->n, n,
           f->training_file_for_split);
   free(ids);
-  dataset_free(&train);
+  dataset_free(&loaded);
   return 0;
 }
 
@@ -175,13 +214,14 @@ struct EvalAnalysis {
   GraphKeySet seen;
 };
 
-EvalAnalysis *eval_analysis_prepare(const GematriaFlags *f, const Dataset *ds, const DatasetOptions *load_opts) {
+EvalAnalysis *eval_analysis_prepare(const GematriaFlags *f, const Dataset *ds, const int32_t *ids, int n,
+                                    const DatasetOptions *load_opts) {
   EvalAnalysis *e = xcalloc(1, sizeof *e);
   e->f = f;
   e->ds = ds;
   e->vocab = load_opts->graph->vocab;
   e->split = f->training_file_for_split != NULL;
-  if (read_facts(ds, &e->facts) || (e->split && training_keys(f, load_opts, e->vocab, &e->seen))) {
+  if (read_facts(ds, ids, n, &e->facts) || (e->split && training_keys(f, ds, load_opts, e->vocab, &e->seen))) {
     eval_analysis_free(e);
     return NULL;
   }

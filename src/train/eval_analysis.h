@@ -17,15 +17,17 @@
  * the graphs of the training file. */
 typedef struct EvalAnalysis EvalAnalysis;
 
-/* Reads what the analysis of ds needs (before anything is printed, so that
+/* Reads what the analysis of blocks ids[0..n) (NULL = all) of ds needs
+ * (before anything is printed, so that
  * a bad file leaves the output empty). load_opts: how ds was loaded; the
  * files of --gematria_training_file_for_split are loaded the same way
  * (without their --gematria_validation_fraction held-out part when that flag
  * is given). NULL after an error line (unreadable or corrupt file). */
-EvalAnalysis *eval_analysis_prepare(const GematriaFlags *f, const Dataset *ds, const DatasetOptions *load_opts);
+EvalAnalysis *eval_analysis_prepare(const GematriaFlags *f, const Dataset *ds, const int32_t *ids, int n,
+                                    const DatasetOptions *load_opts);
 
 /* Per-task analyses of predictions pred[ds->num_blocks * T] (NaN = not
- * predicted) for blocks ids[0..n) (NULL = all): the tables, or with json
+ * predicted) for the same blocks ids[0..n) (NULL = all): the tables, or with json
  * the value of an "error_analysis" key (an array, one object per task). */
 void eval_analysis_write(const EvalAnalysis *e, const int32_t *ids, int n, const float *pred,
                          const char *const *task_names, bool json, FILE *out);

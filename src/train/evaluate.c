@@ -114,8 +114,10 @@ int eval_main(const GematriaFlags *f) {
   fprintf(stderr, "evaluated %s on %ld blocks in %.2fs", ck.path, done, secs);
   if (skipped) fprintf(stderr, " (%ld blocks over --gematria_max_instructions_in_batch left out)", skipped);
   fputc('\n', stderr);
+  if (!f->error_analysis && f->training_file_for_split)
+    gr_warn("--gematria_training_file_for_split has no effect with --noerror_analysis");
   /* read what the error analysis needs first: a bad file then prints nothing */
-  if (f->error_analysis && !(analysis = eval_analysis_prepare(f, &ds, &o))) goto out;
+  if (f->error_analysis && !(analysis = eval_analysis_prepare(f, &ds, ids, num_ids, &o))) goto out;
   const char *const *names = (const char *const *)ck.task_names;
   if (f->json) {
     metrics_write_json_open(stdout, &met, names);

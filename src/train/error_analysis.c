@@ -56,25 +56,27 @@ static bool p_vector(const ErrorRow *r) { return r->features.has_vector; }
 static bool p_carried(const ErrorRow *r) { return r->features.loop_carried; }
 static bool p_seen(const ErrorRow *r) { return r->seen == 1; }
 
-/* qsort has no context argument: the rows and ids being sorted */
-static const ErrorRow *sort_rows;
-static const int64_t *sort_ids;
+/* What qsort_r sorts: positions into ids[], which index rows[]. */
+typedef struct {
+  const ErrorRow *rows;
+  const int64_t *ids;
+} SortContext;
 
-static const ErrorRow *row_at(const void *pos) { return &sort_rows[sort_ids[*(const int64_t *)pos]]; }
+static const ErrorRow *row_at(const void *pos, const SortContext *c) { return &c->rows[c->ids[*(const int64_t *)pos]]; }
 
 static int by_position(const void *x, const void *y) {
   int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
   return (i > j) - (i < j);
 }
 
-static int by_label(const void *x, const void *y) {
-  double a = row_at(x)->label, b = row_at(y)->label;
+static int by_label(const void *x, const void *y, void *ctx) {
+  double a = row_at(x, ctx)->label, b = row_at(y, ctx)->label;
   if (a != b) return (a > b) - (a < b);
   return by_position(x, y); /* ties in block order, the same on every libc */
 }
 
-static int by_error_desc(const void *x, const void *y) {
-  double a = rel_error(row_at(x)), b = rel_error(row_at(y));
+static int by_error_desc(const void *x, const void *y, void *ctx) {
+  double a = rel_error(row_at(x, ctx)), b = rel_error(row_at(y, ctx));
   if (a != b) return (a < b) - (a > b);
   return by_position(x, y); /* the earlier block first */
 }
@@ -134,9 +136,8 @@ void error_analysis_compute(ErrorAnalysis *a, const ErrorRow *rows, int64_t n, i
    * blocks; order[] holds positions into ids[] */
   int64_t *order = xmalloc((size_t)(m > 0 ? m : 1) * sizeof *order);
   for (int64_t k = 0; k < m; k++) order[k] = k;
-  sort_rows = rows;
-  sort_ids = ids;
-  qsort(order, (size_t)m, sizeof *order, by_label);
+  SortContext ctx = {rows, ids};
+  qsort_r(order, (size_t)m, sizeof *order, by_label, &ctx);
   for (int d = 0; d < 10 && m > 0; d++) {
     int64_t lo = m * d / 10, hi = m * (d + 1) / 10; /* ranks [lo, hi) */
     memset(member, 0, (size_t)m);
@@ -150,7 +151,7 @@ void error_analysis_compute(ErrorAnalysis *a, const ErrorRow *rows, int64_t n, i
   }
 
   /* the worst blocks */
-  qsort(order, (size_t)m, sizeof *order, by_error_desc);
+  qsort_r(order, (size_t)m, sizeof *order, by_error_desc, &ctx);
   a->num_worst = worst_n < m ? worst_n : (int)m;
   if (a->num_worst < 0) a->num_worst = 0;
   a->worst = xmalloc((size_t)(a->num_worst > 0 ? a->num_worst : 1) * sizeof *a->worst);

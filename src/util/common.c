@@ -6,6 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+/* Process-wide like stderr itself: set by the flag parsers around each flag
+ * so that errors deep in value parsing name the flag file's FILE:LINE without
+ * a context argument through every parser function. */
 static const char *error_place;
 
 void gr_error_place(const char *place) { error_place = place; }

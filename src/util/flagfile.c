@@ -10,7 +10,9 @@
 #include "util/common.h"
 
 /* Where each argument read from a file came from: looked up by pointer, so
- * two equal flags from different lines keep their own places. */
+ * two equal flags from different lines keep their own places. Filled once by
+ * main's expansion, read-only afterwards (the expanded arguments live as long
+ * as the process, and so does this table). */
 typedef struct {
   const char *arg;
   char *where;

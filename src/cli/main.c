@@ -24,6 +24,7 @@ static const Command commands[] = {
     {"predict", cmd_predict, "predict throughputs (same as --gematria_action=predict)"},
     {"eval", cmd_eval, "MAPE, MAE, RMSE, percentiles, Kendall's tau of a checkpoint"},
     {"runs", cmd_runs, "compare training runs: flags, steps, time, validation MAPE, --plot PNG"},
+    {"cost", cmd_cost, "predicted cost of an ELF file per function, weighted by block frequencies"},
     {"bench", cmd_bench, "measure training/prediction speed and latency"},
 };
 

@@ -21,6 +21,11 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 m = r["machine"]
 assert m["peak_gflops"] > 0 and m["cores"] >= 1 and "derivation" in m, m
+# the FMA rate used is the measured one, and the peak follows from it
+assert m["fma_per_cycle_measured"] and m["fma_per_cycle"] >= 0.5, m
+lanes = m["peak_lanes"]
+assert abs(m["peak_gflops_per_core"] - m["fma_per_cycle"] * lanes * 2 * m["ghz"]) < 0.01 * m["peak_gflops_per_core"], m
+assert "family" in m["cpu_id"], m
 assert r["data"]["blocks"] > 0
 runs = r["results"][0]["runs"]
 assert [x["threads"] for x in runs] == [1, 2], runs

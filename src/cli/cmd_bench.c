@@ -402,7 +402,10 @@ int cmd_bench(int argc, char **argv) {
   /* --- machine and the sgemm reference --- */
   char desc[256];
   machine_describe_peak(&mp, mp.cores, desc, sizeof desc);
-  fprintf(out, "machine: %s, %d cores; FP32 peak: %s\n", mp.cpu_name, mp.cores, desc);
+  char bf16_desc[256];
+  machine_describe_bf16_peak(&mp, mp.cores, bf16_desc, sizeof bf16_desc);
+  fprintf(out, "machine: %s (%s), %d cores\nFP32 peak: %s\nBF16 peak: %s\n", mp.cpu_name, mp.cpu_id, mp.cores,
+          desc, bf16_desc);
   fprintf(out, "OpenBLAS %s, kernels for %s\n", openblas_get_config(), openblas_get_corename());
   const char *coretype = getenv("OPENBLAS_CORETYPE");
   if (mp.simd_lanes == 16 && (strcasestr(openblas_get_corename(), "haswell") || strcasestr(openblas_get_corename(), "zen")))
@@ -549,14 +552,22 @@ int cmd_bench(int argc, char **argv) {
     }
     fprintf(jf, "{\"machine\": {\"cpu\": ");
     json_string(jf, mp.cpu_name);
+    fprintf(jf, ", \"cpu_id\": ");
+    json_string(jf, mp.cpu_id);
     fprintf(jf, ", \"openblas_core\": \"%s\", \"nominal_ghz\": %.4f, \"measured_ghz\": %.4f, "
-                "\"measured_fma_per_cycle\": %.3f", openblas_get_corename(), mp.nominal_ghz, mp.measured_ghz,
-            mp.measured_fma_per_cycle);
-    fprintf(jf, ", \"cores\": %d, \"ghz\": %.4f, \"isa\": \"%s\", \"simd_lanes\": %d, \"fma_units_assumed\": %d, "
-                "\"peak_gflops\": %.2f, \"peak_gflops_per_core\": %.2f, \"nominal_peak_gflops\": %.2f, \"derivation\": ",
-            mp.cores, mp.ghz, mp.isa, mp.simd_lanes, mp.fma_units, mp.peak_gflops, mp.core_gflops,
-            mp.peak_gflops * nominal_scale);
+                "\"measured_fma512_per_cycle\": %.3f, \"measured_fma256_per_cycle\": %.3f, "
+                "\"measured_dpbf16_per_cycle\": %.3f", openblas_get_corename(), mp.nominal_ghz, mp.measured_ghz,
+            mp.fma512_per_cycle, mp.fma256_per_cycle, mp.dpbf16_per_cycle);
+    fprintf(jf, ", \"cores\": %d, \"ghz\": %.4f, \"isa\": \"%s\", \"simd_lanes\": %d, \"peak_isa\": \"%s\", "
+                "\"peak_lanes\": %d, \"fma_per_cycle\": %g, \"fma_per_cycle_measured\": %s, "
+                "\"peak_gflops\": %.2f, \"peak_gflops_per_core\": %.2f, \"nominal_peak_gflops\": %.2f, "
+                "\"bf16_peak_gflops\": %.2f, \"derivation\": ",
+            mp.cores, mp.ghz, mp.isa, mp.simd_lanes, mp.peak_isa, mp.peak_lanes, mp.fma_per_cycle,
+            mp.fma_measured ? "true" : "false", mp.peak_gflops, mp.core_gflops, mp.peak_gflops * nominal_scale,
+            machine_bf16_peak_for_threads(&mp, mp.cores));
     json_string(jf, desc);
+    fprintf(jf, ", \"bf16_derivation\": ");
+    json_string(jf, bf16_desc);
     fprintf(jf, ", \"load_average_start\": %.2f, \"load_average_end\": %.2f},\n \"sgemm\": [", load_start, load_end);
     for (int i = 0; i < num_thread_counts && !skip_sgemm; i++)
       fprintf(jf, "%s{\"threads\": %d, \"m\": %d, \"n\": %d, \"k\": %d, \"gflops_per_s\": %.2f}", i ? ", " : "",

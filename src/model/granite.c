@@ -13,6 +13,7 @@
 #include "nn/embedding.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
+#include "nn/parallel.h"
 #include "nn/segment.h"
 #include "util/common.h"
 
@@ -168,23 +169,22 @@ int granite_output_rows(const GraniteModel *m, const Batch *b) {
 static void gather_bias_act(float *z, int rows, int dim, const float *t1, const int32_t *i1,
                             const float *t2, const int32_t *i2, const float *t3,
                             const int32_t *i3, const float *bias, bool leaky) {
-#pragma omp parallel for schedule(static) if ((long)rows * dim > 16384)
-  for (int r = 0; r < rows; r++) {
+  NN_PARALLEL_FOR((long)rows * dim, 16384, int r = 0; r < rows; r++, {
     float *o = z + (size_t)r * dim;
     const float *a = t1 + (size_t)i1[r] * dim;
     const float *bb = t2 ? t2 + (size_t)i2[r] * dim : NULL;
     const float *cc = t3 ? t3 + (size_t)i3[r] * dim : NULL;
     if (bb && cc) {
-#pragma omp simd
+      _Pragma("omp simd")
       for (int k = 0; k < dim; k++) o[k] += a[k] + bb[k] + cc[k] + bias[k];
     } else {
-#pragma omp simd
+      _Pragma("omp simd")
       for (int k = 0; k < dim; k++) o[k] += a[k] + bias[k];
     }
     if (leaky)
-#pragma omp simd
+      _Pragma("omp simd")
       for (int k = 0; k < dim; k++) o[k] = leaky_relu(o[k]);
-  }
+  });
 }
 
 static float *layer_out(UpdateActs *a, const Mlp *mlp, int j) {

@@ -6,6 +6,7 @@
 
 #include "nn/activation.h"
 #include "nn/gemm_kernel.h"
+#include "nn/parallel.h"
 
 void matmul_forward(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in,
                     int out, float beta) {
@@ -32,46 +33,43 @@ void matmul_backward_weight(float *dw, const float *x, int ldx, const float *dy,
 }
 
 void bias_act_forward(float *y, const float *b, int rows, int dim, bool leaky) {
-#pragma omp parallel for schedule(static) if ((long)rows * dim > 16384)
-  for (int r = 0; r < rows; r++) {
+  NN_PARALLEL_FOR((long)rows * dim, 16384, int r = 0; r < rows; r++, {
     float *row = y + (size_t)r * dim;
     if (b)
-#pragma omp simd
+      _Pragma("omp simd")
       for (int c = 0; c < dim; c++) row[c] += b[c];
     if (leaky)
-#pragma omp simd
+      _Pragma("omp simd")
       for (int c = 0; c < dim; c++) row[c] = leaky_relu(row[c]);
-  }
+  });
 }
 
 void bias_backward(float *db, const float *dy, int rows, int dim) {
   /* Columns are split between threads so that no two threads add to the same db. */
-#pragma omp parallel if ((long)rows * dim > 16384)
-  {
-    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+  NN_PARALLEL_REGION((long)rows * dim, 16384,
+    int nt = nn_threads, t = nn_thread;
     int c0 = (int)((long)dim * t / nt), c1 = (int)((long)dim * (t + 1) / nt);
     for (int r = 0; r < rows; r++) {
       const float *row = dy + (size_t)r * dim;
-#pragma omp simd
+      _Pragma("omp simd")
       for (int c = c0; c < c1; c++) db[c] += row[c];
     }
-  }
+  );
 }
 
 void leaky_bias_backward(float *dy, const float *y, float *db, int rows, int dim) {
-#pragma omp parallel if ((long)rows * dim > 16384)
-  {
-    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+  NN_PARALLEL_REGION((long)rows * dim, 16384,
+    int nt = nn_threads, t = nn_thread;
     int c0 = (int)((long)dim * t / nt), c1 = (int)((long)dim * (t + 1) / nt);
     for (int r = 0; r < rows; r++) {
       float *d = dy + (size_t)r * dim;
       const float *o = y + (size_t)r * dim;
-#pragma omp simd
+      _Pragma("omp simd")
       for (int c = c0; c < c1; c++) {
         float g = o[c] > 0.0f ? d[c] : LEAKY_RELU_ALPHA * d[c];
         d[c] = g;
         db[c] += g;
       }
     }
-  }
+  );
 }

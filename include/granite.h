@@ -8,9 +8,16 @@
  *   if (granite_predict_bytes(m, code, code_size, cycles) == 0) use(cycles[0]);
  *   granite_free(m);
  *
- * A model is not thread-safe: give each thread its own (loading is cheap).
+ * Threads may share a model: its calls run one at a time (a lock per
+ * model); for predictions in parallel give each thread its own model
+ * (loading is cheap) or use granite_predict_batch, which uses several cores.
  * Predictions come in the unit of the training labels (BHive's is cycles per
- * 100 iterations). All functions return 0 on success and -1 on failure. */
+ * 100 iterations). All functions return 0 on success and -1 on failure.
+ *
+ * Every model keeps a cache of its recent predictions (LRU, 4,096 blocks by
+ * default; granite_set_cache_size), keyed by the block's canonical graph:
+ * a block asked for again is answered without running the model, with the
+ * same numbers. */
 #ifndef GRANITE_H
 #define GRANITE_H
 
@@ -44,6 +51,14 @@ int granite_predict_batch(granite_model *model, const uint8_t *const *blocks, co
 
 /* Uses at most n threads for this model's predictions (default: all cores). */
 void granite_set_num_threads(granite_model *model, int n);
+
+/* Blocks the prediction cache holds (least recently used evicted first);
+ * 0 turns it off. Empties the cache and its counts. -1 if entries < 0. */
+#define GRANITE_DEFAULT_CACHE_SIZE 4096
+int granite_set_cache_size(granite_model *model, int entries);
+/* Cache lookups since load (or the last granite_set_cache_size) and how
+ * many of them were answered from the cache; either pointer may be NULL. */
+void granite_cache_stats(granite_model *model, long *hits, long *lookups);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,8 @@ for x in runs:
         assert p["peak_rss_mib"] > 0
 assert r["results"][0]["latency"]["median_ms"] > 0
 assert r["results"][0]["latency_api"]["median_ms"] > 0
+cache = r["results"][0]["cache"]
+assert cache["entries"] > 0 and 0 < cache["hit_median_ms"] < r["results"][0]["latency_api"]["median_ms"], cache
 n = 0
 for line in open(sys.argv[2]):
     g = json.loads(line)

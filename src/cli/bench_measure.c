@@ -2,11 +2,13 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "granite.h"
+#include "io/bhive_csv.h"
 #include "io/checkpoint.h"
 #include "train/flops.h"
 #include "train/optimizer.h"
@@ -243,8 +245,48 @@ int bench_latency(GraniteModel *m, const GraphOptions *g, const uint8_t *code, s
   return rc;
 }
 
+/* Reads up to max_blocks blocks of a BHive CSV (hex, throughput) into one
+ * buffer: *code, offsets[k]..offsets[k+1] for block k. Returns the count. */
+static int read_csv_blocks(const char *csv, int max_blocks, uint8_t **code, size_t **offsets) {
+  FILE *f = fopen(csv, "r");
+  if (!f) return 0;
+  BhiveCsvColumns cols = {0, 1};
+  char *line = NULL;
+  size_t line_cap = 0, code_cap = 0, off_cap = 0, used = 0;
+  uint8_t *buf = NULL;
+  size_t buf_cap = 0;
+  int n = 0, first = 1;
+  ssize_t len;
+  grow_array((void **)offsets, &off_cap, 1, sizeof **offsets);
+  (*offsets)[0] = 0;
+  while (n < max_blocks && (len = getline(&line, &line_cap, f)) > 0) {
+    BhiveCsvLine l;
+    if (bhive_csv_parse_line(line, (size_t)len, &cols, first, &buf, &buf_cap, &l) == BHIVE_OK) {
+      grow_array((void **)code, &code_cap, used + l.code_len, 1);
+      memcpy(*code + used, l.code, l.code_len);
+      used += l.code_len;
+      grow_array((void **)offsets, &off_cap, (size_t)n + 2, sizeof **offsets);
+      (*offsets)[++n] = used;
+    }
+    first = 0;
+  }
+  free(line);
+  free(buf);
+  fclose(f);
+  return n;
+}
+
+/* Mean ms per call of predicting blocks one at a time; counts failures as calls. */
+static double stream_ms(granite_model *g, const uint8_t *code, const size_t *off, int n) {
+  float out[GRANITE_MAX_TASKS];
+  double t0 = now_seconds();
+  for (int k = 0; k < n; k++) granite_predict_bytes(g, code + off[k], off[k + 1] - off[k], out);
+  return (now_seconds() - t0) * 1e3 / n;
+}
+
 int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *path, const uint8_t *code,
-                      size_t len, int calls, LatencyResult *r) {
+                      size_t len, int calls, LatencyResult *r, const char *csv, int stream_blocks,
+                      CacheResult *cache) {
   memset(r, 0, sizeof *r);
   if (calls < 1) calls = 1;
   const char *names[GRANITE_MAX_TASKS];
@@ -258,11 +300,13 @@ int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *pat
   if (checkpoint_write_file(path, &c) != 0) return -1;
   char err[256];
   granite_model *g = granite_load(path, err, sizeof err);
+  remove(path);
   if (!g) {
     gr_error("bench: %s", err);
     return -1;
   }
   granite_set_num_threads(g, 1);
+  granite_set_cache_size(g, 0); /* the model's own latency */
   float out[GRANITE_MAX_TASKS];
   double *ms = xmalloc((size_t)calls * sizeof *ms);
   int rc = 0;
@@ -276,9 +320,31 @@ int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *pat
     if (i >= 0) ms[i] = (now_seconds() - t0) * 1e3;
   }
   if (rc == 0) summarize_latency(r, ms, calls, out[0]);
+  if (rc == 0 && cache) {
+    memset(cache, 0, sizeof *cache);
+    cache->cache_size = GRANITE_DEFAULT_CACHE_SIZE;
+    granite_set_cache_size(g, GRANITE_DEFAULT_CACHE_SIZE);
+    for (int i = -1; i < calls; i++) { /* the first call fills the cache */
+      double t0 = now_seconds();
+      granite_predict_bytes(g, code, len, out);
+      if (i >= 0) ms[i] = (now_seconds() - t0) * 1e3;
+    }
+    summarize_latency(&cache->hit, ms, calls, out[0]);
+    uint8_t *blocks = NULL;
+    size_t *off = NULL;
+    int n = csv && stream_blocks > 0 ? read_csv_blocks(csv, stream_blocks, &blocks, &off) : 0;
+    if (n > 0) {
+      granite_set_cache_size(g, 0);
+      cache->stream_uncached_ms_per_block = stream_ms(g, blocks, off, n);
+      granite_set_cache_size(g, GRANITE_DEFAULT_CACHE_SIZE);
+      cache->stream_ms_per_block = stream_ms(g, blocks, off, n);
+      granite_cache_stats(g, &cache->stream_hits, &cache->stream_blocks);
+    }
+    free(blocks);
+    free(off);
+  }
   free(ms);
   granite_free(g);
-  remove(path);
   return rc;
 }
 

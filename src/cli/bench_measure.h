@@ -57,11 +57,25 @@ typedef struct {
 int bench_latency(GraniteModel *m, const GraphOptions *g, const uint8_t *code, size_t len, int calls,
                   LatencyResult *r);
 
+/* The prediction cache of the C API on a stream of blocks, one call each. */
+typedef struct {
+  LatencyResult hit;   /* the latency block answered from the cache */
+  long stream_blocks;  /* blocks of the stream predicted (0: no stream) */
+  long stream_hits;    /* of which answered from the cache */
+  double stream_ms_per_block, stream_uncached_ms_per_block; /* mean time per call, cache on / off */
+  int cache_size;
+} CacheResult;
+
 /* The same through the public C API (include/granite.h): the model is
  * written as a checkpoint to path, loaded with granite_load, and
- * granite_predict_bytes is timed on one thread. 0, or -1 after an error line. */
+ * granite_predict_bytes is timed on one thread with the cache off (r).
+ * With cache != NULL also: the latency of a cache hit, and, when csv is
+ * not NULL, its first stream_blocks blocks predicted in file order one call
+ * each (as a compiler asks), with the default cache and without. 0, or -1
+ * after an error line. */
 int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *path, const uint8_t *code,
-                      size_t len, int calls, LatencyResult *r);
+                      size_t len, int calls, LatencyResult *r, const char *csv, int stream_blocks,
+                      CacheResult *cache);
 
 /* GFLOP/s of cblas_sgemm C[M,N] = A[M,K]·B[K,N], best of a few runs lasting
  * about `seconds` in total, with the current thread count. */

@@ -41,6 +41,7 @@ typedef struct {
   } runs[MAX_RUNS];
   int num_runs;
   LatencyResult latency, latency_api;
+  CacheResult cache;
   bool has_latency, has_latency_api;
   size_t num_params;
 } ConfigResult;
@@ -283,7 +284,7 @@ int cmd_bench(int argc, char **argv) {
   char *dump = NULL, *cache_dir = "/tmp/granite-bench", *parallel = "data";
   double seconds = 4.0;
   int max_steps = 100000, warmup = 2, max_blocks = 100, max_instructions = 1000000, predict_batch = 1000;
-  int repeat = 1, latency_calls = 2000, skip_train = 0, skip_predict = 0, skip_latency = 0, skip_sgemm = 0;
+  int repeat = 1, latency_calls = 2000, cache_stream = 20000, skip_train = 0, skip_predict = 0, skip_latency = 0, skip_sgemm = 0;
   uint64_t seed = 123456789;
   FlagSpec flags[] = {
       {"input|gematria_input_file", FLAG_LIST, &inputs, "FILE.tfrecord",
@@ -315,6 +316,9 @@ int cmd_bench(int argc, char **argv) {
        "instructions per batch cap (default 1000000)"},
       {"predict-batch", FLAG_INT, &predict_batch, "N", "blocks per prediction batch (default 1000)"},
       {"latency-calls", FLAG_INT, &latency_calls, "N", "single-block predictions timed (default 2000)"},
+      {"cache-stream", FLAG_INT, &cache_stream, "N",
+       "blocks of the BHive CSV (--csv or the default one) predicted one call each in file order, with "
+       "the C API's prediction cache and without, for its hit rate (default 20000; 0: skip)"},
       {"seed", FLAG_UINT64, &seed, "N", "random seed of parameters and batches"},
       {"json", FLAG_STRING, &json, "FILE", "also write the results as JSON to FILE ('--json' alone or "
                                            "'--json -': to stdout, the table then goes to stderr)"},
@@ -370,6 +374,7 @@ int cmd_bench(int argc, char **argv) {
   FILE *out = json && !strcmp(json, "-") ? stderr : stdout;
 
   /* --- data --- */
+  const char *stream_csv = csv ? csv : inputs.n == 0 ? default_csv() : NULL;
   if (prepare_inputs(&inputs, csv, cache_dir, &tokens) != 0) return 1;
   Vocab vocab;
   if (vocab_load(&vocab, tokens) != 0) return 1;
@@ -501,7 +506,8 @@ int cmd_bench(int argc, char **argv) {
       char ckpt[PATH_MAX + 64];
       snprintf(ckpt, sizeof ckpt, "%s/bench-latency-%s-%d.ckpt", cache_dir, cr->name, (int)getpid());
       mkdir(cache_dir, 0777);
-      if (bench_latency_api(&model, &vocab, ckpt, code, len, latency_calls, &cr->latency_api) == 0)
+      if (bench_latency_api(&model, &vocab, ckpt, code, len, latency_calls, &cr->latency_api, stream_csv,
+                            cache_stream, &cr->cache) == 0)
         cr->has_latency_api = true;
       granite_model_destroy(&model);
     }
@@ -528,6 +534,18 @@ int cmd_bench(int argc, char **argv) {
                    "(p10 %.3f, p90 %.3f, %d calls)\n",
               results[c].name, results[c].latency.num_instructions, results[c].latency_api.median_ms,
               results[c].latency_api.p10_ms, results[c].latency_api.p90_ms, results[c].latency_api.calls);
+  for (int c = 0; c < num_results; c++) {
+    const CacheResult *k = &results[c].cache;
+    if (!results[c].has_latency_api) continue;
+    fprintf(out, "cache    %-8s %d entries: a hit takes %.4f ms (median); ", results[c].name, k->cache_size,
+            k->hit.median_ms);
+    if (k->stream_blocks > 0)
+      fprintf(out, "%ld blocks of %s one call each: hit rate %.1f%%, %.4f ms per block (%.4f without the cache)\n",
+              k->stream_blocks, base_name(stream_csv), 100.0 * k->stream_hits / k->stream_blocks,
+              k->stream_ms_per_block, k->stream_uncached_ms_per_block);
+    else
+      fprintf(out, "no block stream (give --csv FILE.csv for a hit rate)\n");
+  }
   for (int c = 0; c < num_results; c++)
     if (results[c].has_latency)
       fprintf(out, "latency %-8s 1 thread, one %d-instruction block (internal path: bytes -> canonicalize -> graph -> forward): median %.3f ms "
@@ -606,6 +624,13 @@ int cmd_bench(int argc, char **argv) {
                     "\"p90_ms\": %.5f, \"min_ms\": %.5f}",
                 cr->latency_api.calls, cr->latency_api.median_ms, cr->latency_api.p10_ms, cr->latency_api.p90_ms,
                 cr->latency_api.min_ms);
+      if (cr->has_latency_api)
+        fprintf(jf, ", \"cache\": {\"entries\": %d, \"hit_median_ms\": %.5f, \"stream_blocks\": %ld, "
+                    "\"stream_hits\": %ld, \"hit_rate\": %.4f, \"stream_ms_per_block\": %.5f, "
+                    "\"stream_uncached_ms_per_block\": %.5f}",
+                cr->cache.cache_size, cr->cache.hit.median_ms, cr->cache.stream_blocks, cr->cache.stream_hits,
+                cr->cache.stream_blocks ? (double)cr->cache.stream_hits / cr->cache.stream_blocks : 0,
+                cr->cache.stream_ms_per_block, cr->cache.stream_uncached_ms_per_block);
       fputs("}", jf);
     }
     fputs("\n]}\n", jf);

@@ -21,13 +21,7 @@ typedef struct DataParallel {
   size_t cap_out[DP_MAX], cap_pred[DP_MAX];
 } DataParallel;
 
-void granite_set_data_parallel(GraniteModel *m, int threads) {
-  if (threads > DP_MAX) threads = DP_MAX;
-  if (threads != m->work->dp_threads) granite_data_parallel_free(m);
-  m->work->dp_threads = threads > 1 ? threads : 0;
-}
-
-void granite_data_parallel_free(GraniteModel *m) {
+static void data_parallel_free(GraniteModel *m) {
   DataParallel *dp = m->work->dp;
   if (!dp) return;
   granite_replicas_destroy(&dp->reps);
@@ -41,9 +35,15 @@ void granite_data_parallel_free(GraniteModel *m) {
   m->work->dp_last_split = false;
 }
 
-size_t granite_data_parallel_bytes(const GraniteModel *m) {
+void granite_set_data_parallel(GraniteModel *m, int threads) {
+  if (threads > DP_MAX) threads = DP_MAX;
+  if (threads != m->work->dp_threads) data_parallel_free(m);
+  m->work->dp_threads = threads > 1 ? threads : 0;
+}
+
+size_t granite_work_bytes(const GraniteModel *m) {
+  size_t bytes = m->work->arena_bytes;
   const DataParallel *dp = m->work->dp;
-  size_t bytes = 0;
   if (dp)
     for (int i = 0; i < dp->reps.count; i++) bytes += dp->reps.rep[i].work->arena_bytes;
   return bytes;
@@ -148,6 +148,7 @@ static DataParallel *dp_get(GraniteModel *m) {
     }
     for (int i = 0; i < DP_MAX; i++) batch_init(&dp->batch[i], m->cfg.num_tasks);
     w->dp = dp;
+    w->dp_free = data_parallel_free;
   }
   /* the replicas follow the model's switches */
   for (int i = 0; i < w->dp->reps.count; i++) {

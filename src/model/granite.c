@@ -154,10 +154,6 @@ static void prepare(GraniteModel *model, const Batch *b) {
   csr_build(w->send_off, w->send_items, b->senders, w->m, w->n);
 }
 
-size_t granite_work_bytes(const GraniteModel *m) {
-  return m->work->arena_bytes + granite_data_parallel_bytes(m);
-}
-
 int granite_output_rows(const GraniteModel *m, const Batch *b) {
   return m->cfg.seq2seq ? b->num_instructions : b->num_blocks;
 }

@@ -44,6 +44,7 @@ typedef struct ModelWork {
   /* data parallelism (model/data_parallel.c) */
   int dp_threads;          /* > 1: granite_forward splits a batch over this many replicas */
   struct DataParallel *dp; /* created on first use */
+  void (*dp_free)(GraniteModel *m); /* frees dp; model.c calls it, so it needs no link to data_parallel.c */
   bool dp_last_split;      /* the last forward ran on replicas */
 
   /* arena: grows to the largest batch, then reused */
@@ -65,11 +66,13 @@ typedef struct ModelWork {
   float *dx1, *dsum, *dx0, *dX, *dty;
 } ModelWork;
 
-/* One pass over the whole batch on this model (granite.c); granite_forward /
- * granite_backward dispatch to these or to the replicas (data_parallel.c). */
+/* The files of model/ depend one way: model.c (configuration, parameters)
+ * <- granite.c (one pass over a batch) <- replicas.c (passes on several
+ * threads) <- data_parallel.c (granite_forward / granite_backward, which
+ * dispatch to one pass or to the replicas). */
+
+/* One pass over the whole batch on this model (granite.c). */
 void granite_forward_single(GraniteModel *m, const Batch *b, float *outputs, float *block_predictions);
 void granite_backward_single(GraniteModel *m, const Batch *b, const float *d_outputs);
-void granite_data_parallel_free(GraniteModel *m);
-size_t granite_data_parallel_bytes(const GraniteModel *m);
 
 #endif

@@ -48,7 +48,7 @@ void granite_replicas_forward(GraniteReplicas *r, const Batch *parts, float *con
 #pragma omp parallel for num_threads(r->count) schedule(static, 1)
   for (int i = 0; i < r->count; i++)
     if (parts[i].num_blocks > 0)
-      granite_forward(&r->rep[i], &parts[i], outputs[i], block_predictions ? block_predictions[i] : NULL);
+      granite_forward_single(&r->rep[i], &parts[i], outputs[i], block_predictions ? block_predictions[i] : NULL);
   omp_set_max_active_levels(saved);
 }
 
@@ -61,7 +61,7 @@ void granite_replicas_backward(GraniteReplicas *r, const Batch *parts, const flo
     int i = omp_get_thread_num();
     if (i < r->count) {
       memset(r->rep[i].grads, 0, np * sizeof(float));
-      if (parts[i].num_blocks > 0) granite_backward(&r->rep[i], &parts[i], d_outputs[i]);
+      if (parts[i].num_blocks > 0) granite_backward_single(&r->rep[i], &parts[i], d_outputs[i]);
     }
 #pragma omp barrier
     /* sum the parts' gradients, each thread a slice of the parameters */

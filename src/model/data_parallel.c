@@ -8,6 +8,7 @@
 #include "model/model.h"
 #include "model/model_internal.h"
 #include "model/replicas.h"
+#include "nn/linear.h"
 #include "util/common.h"
 
 #define DP_MAX 64
@@ -150,10 +151,15 @@ static DataParallel *dp_get(GraniteModel *m) {
     w->dp = dp;
     w->dp_free = data_parallel_free;
   }
-  /* the replicas follow the model's switches */
+  /* the replicas follow the model's switches; in inference-only mode its
+   * weights generation too, so that granite_set_bf16 reaches them */
+  if (w->inference_only && w->weights_generation == 0) w->weights_generation = linear_new_weights_generation();
   for (int i = 0; i < w->dp->reps.count; i++) {
-    w->dp->reps.rep[i].work->reference_path = w->reference_path;
-    w->dp->reps.rep[i].work->inference_only = w->inference_only;
+    ModelWork *rw = w->dp->reps.rep[i].work;
+    rw->reference_path = w->reference_path;
+    rw->inference_only = w->inference_only;
+    rw->bf16 = w->bf16;
+    if (w->inference_only) rw->weights_generation = w->weights_generation;
     w->dp->reps.rep[i].params = m->params;
   }
   return w->dp;

@@ -340,6 +340,9 @@ static void finish_update(const GraniteConfig *c, const float *P, UpdateActs *a,
 void granite_forward_single(GraniteModel *model, const Batch *b, float *outputs, float *block_predictions) {
   prepare(model, b);
   ModelWork *w = model->work;
+  /* training changes the weights between passes; prediction rounds them once */
+  if (!w->inference_only || w->weights_generation == 0) w->weights_generation = linear_new_weights_generation();
+  linear_set_precision(w->bf16, w->weights_generation);
   const GraniteConfig *c = &model->cfg;
   const float *P = model->params;
   int N = c->node_embedding_size, E = c->edge_embedding_size, G = c->global_embedding_size;
@@ -420,6 +423,7 @@ void granite_forward_single(GraniteModel *model, const Batch *b, float *outputs,
       memcpy(block_predictions, outputs, sizeof(float) * (size_t)B * T);
     }
   }
+  linear_set_precision(false, 0);
 }
 
 void granite_block_grad_to_outputs(const GraniteModel *m, const Batch *b, const float *d_block,
@@ -617,6 +621,7 @@ void granite_backward_single(GraniteModel *model, const Batch *b, const float *d
   int N = c->node_embedding_size, E = c->edge_embedding_size, G = c->global_embedding_size;
   int K = c->num_message_passing_iterations;
   int n = w->n, m = w->m, B = w->B;
+  linear_set_precision(w->bf16, w->weights_generation); /* the weights of the forward pass */
   memset(w->ge, 0, sizeof(float) * (size_t)m * E);
   memset(w->gv, 0, sizeof(float) * (size_t)n * N);
   memset(w->gu, 0, sizeof(float) * (size_t)B * G);
@@ -631,6 +636,7 @@ void granite_backward_single(GraniteModel *model, const Batch *b, const float *d
   embedding_backward(D + w->edge_emb, w->ge, b->edge_types, m, E);
   embedding_backward(D + w->node_emb, w->gv, b->node_tokens, n, N);
   embedding_bag_backward(D + w->glob_w, D + w->glob_b, w->gu, gtok, b->node_offset, B, G);
+  linear_set_precision(false, 0);
 }
 
 /* ---- activations by reference-model name ---- */

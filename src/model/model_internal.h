@@ -40,6 +40,8 @@ typedef struct ModelWork {
 
   bool reference_path;
   bool inference_only; /* iteration buffers alternate between two sets */
+  bool bf16;           /* matmuls in BF16 (granite_set_bf16) */
+  uint64_t weights_generation; /* of the BF16 weight copies (nn/linear.h); 0: take a new one */
 
   /* data parallelism (model/data_parallel.c) */
   int dp_threads;          /* > 1: granite_forward splits a batch over this many replicas */

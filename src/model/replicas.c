@@ -24,6 +24,7 @@ int granite_replicas_create(GraniteReplicas *r, GraniteModel *model, int count) 
     r->rep[i].params = model->params;
     r->rep[i].work->reference_path = model->work->reference_path;
     r->rep[i].work->inference_only = model->work->inference_only;
+    r->rep[i].work->bf16 = model->work->bf16;
   }
   return 0;
 }

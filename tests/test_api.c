@@ -85,6 +85,28 @@ static void test_cache(granite_model *g, const uint8_t *code, size_t size) {
   CHECK(granite_set_cache_size(g, GRANITE_DEFAULT_CACHE_SIZE) == 0);
 }
 
+/* BF16 predictions are near the FP32 ones, not from the FP32 cache; FP32
+ * comes back exactly; bad names are refused. */
+static void test_precision(granite_model *g, const uint8_t *code, size_t size) {
+  float fp32[2], bf16[2], back[2];
+  CHECK(!strcmp(granite_precision(g), "fp32"));
+  CHECK(granite_predict_bytes(g, code, size, fp32) == 0); /* now cached */
+  CHECK(granite_set_precision(g, "fp16") == -1 && granite_set_precision(g, NULL) == -1);
+  CHECK(!strcmp(granite_precision(g), "fp32"));
+  int rc = granite_set_precision(g, "BF16");
+  if (rc != 0) { /* no AVX512_BF16 here: stays FP32 */
+    CHECK(!strcmp(granite_precision(g), "fp32"));
+    return;
+  }
+  CHECK(!strcmp(granite_precision(g), "bf16"));
+  CHECK(granite_predict_bytes(g, code, size, bf16) == 0);
+  CHECK(bf16[0] != fp32[0] || bf16[1] != fp32[1]); /* computed, not the cached FP32 answer */
+  for (int t = 0; t < 2; t++) CHECK_NEAR(bf16[t], fp32[t], 0.05, 0.05 * (fabs(fp32[0]) + fabs(fp32[1])));
+  CHECK(granite_set_precision(g, "fp32") == 0);
+  CHECK(granite_predict_bytes(g, code, size, back) == 0);
+  CHECK(memcmp(back, fp32, sizeof back) == 0);
+}
+
 typedef struct {
   granite_model *g;
   const uint8_t *blocks[3];
@@ -192,6 +214,7 @@ int main(void) {
   CHECK(granite_predict_hex(g, "", out) == -1);
   CHECK(granite_predict_bytes(g, code, 0, out) == -1);
 
+  test_precision(g, code, sizeof code);
   test_cache(g, code, sizeof code);
   test_shared_model(g, code, sizeof code);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/prediction_cache.h"
 #include "graph/graph.h"
@@ -111,6 +112,29 @@ void granite_set_num_threads(granite_model *g, int n) {
   g->num_threads = n > 0 ? n : omp_get_max_threads();
   granite_set_data_parallel(&g->model, g->num_threads);
   pthread_mutex_unlock(&g->lock);
+}
+
+int granite_set_precision(granite_model *g, const char *precision) {
+  bool bf16;
+  if (!precision) return -1;
+  if (!strcasecmp(precision, "fp32"))
+    bf16 = false;
+  else if (!strcasecmp(precision, "bf16"))
+    bf16 = true;
+  else
+    return -1;
+  pthread_mutex_lock(&g->lock);
+  bool ok = granite_set_bf16(&g->model, bf16);
+  prediction_cache_clear(&g->cache); /* its numbers came from the other precision */
+  pthread_mutex_unlock(&g->lock);
+  return ok ? 0 : -1;
+}
+
+const char *granite_precision(granite_model *g) {
+  pthread_mutex_lock(&g->lock);
+  const char *p = granite_bf16(&g->model) ? "bf16" : "fp32";
+  pthread_mutex_unlock(&g->lock);
+  return p;
 }
 
 int granite_set_cache_size(granite_model *g, int entries) {

@@ -285,8 +285,8 @@ static double stream_ms(granite_model *g, const uint8_t *code, const size_t *off
 }
 
 int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *path, const uint8_t *code,
-                      size_t len, int calls, LatencyResult *r, const char *csv, int stream_blocks,
-                      CacheResult *cache) {
+                      size_t len, int calls, const char *precision, LatencyResult *r, const char *csv,
+                      int stream_blocks, CacheResult *cache) {
   memset(r, 0, sizeof *r);
   if (calls < 1) calls = 1;
   const char *names[GRANITE_MAX_TASKS];
@@ -306,6 +306,7 @@ int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *pat
     return -1;
   }
   granite_set_num_threads(g, 1);
+  granite_set_precision(g, precision);
   granite_set_cache_size(g, 0); /* the model's own latency */
   float out[GRANITE_MAX_TASKS];
   double *ms = xmalloc((size_t)calls * sizeof *ms);

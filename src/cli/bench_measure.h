@@ -68,14 +68,15 @@ typedef struct {
 
 /* The same through the public C API (include/granite.h): the model is
  * written as a checkpoint to path, loaded with granite_load, and
- * granite_predict_bytes is timed on one thread with the cache off (r).
+ * granite_predict_bytes is timed on one thread with the cache off (r), in
+ * the given precision (granite_set_precision).
  * With cache != NULL also: the latency of a cache hit, and, when csv is
  * not NULL, its first stream_blocks blocks predicted in file order one call
  * each (as a compiler asks), with the default cache and without. 0, or -1
  * after an error line. */
 int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *path, const uint8_t *code,
-                      size_t len, int calls, LatencyResult *r, const char *csv, int stream_blocks,
-                      CacheResult *cache);
+                      size_t len, int calls, const char *precision, LatencyResult *r, const char *csv,
+                      int stream_blocks, CacheResult *cache);
 
 /* GFLOP/s of cblas_sgemm C[M,N] = A[M,K]·B[K,N], best of a few runs lasting
  * about `seconds` in total, with the current thread count. */

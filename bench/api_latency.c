@@ -4,7 +4,7 @@
  * weights and the vocabulary data/sample/vocab.txt is written as a
  * checkpoint, loaded with granite_load, and the spec §3.7 block without its
  * last instruction is predicted `calls` times.
- * Usage: api_latency [calls] [cache-size]   (run from the source directory) */
+ * Usage: api_latency [calls] [cache-size] [fp32|bf16]   (run from the source directory) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +20,7 @@
 int main(int argc, char **argv) {
   int calls = argc > 1 ? atoi(argv[1]) : 2000;
   int cache = argc > 2 ? atoi(argv[2]) : 0;
+  const char *precision = argc > 3 ? argv[3] : "fp32";
   Vocab vocab;
   if (vocab_load(&vocab, "data/sample/vocab.txt") != 0) return 1;
   GraniteConfig cfg;
@@ -43,6 +44,7 @@ int main(int argc, char **argv) {
   }
   granite_set_num_threads(g, 1);
   granite_set_cache_size(g, cache);
+  if (granite_set_precision(g, precision) != 0) fprintf(stderr, "api_latency: precision %s not available\n", precision);
   static const uint8_t code[] = {0x48, 0x29, 0xd3, 0x8b, 0x44, 0x24, 0x6c, 0x8b, 0x54,
                                  0x24, 0x68, 0x48, 0xc1, 0xfb, 0x03, 0x48, 0x29, 0xd0};
   float out[GRANITE_MAX_TASKS];

@@ -30,7 +30,7 @@ void bf16_pack_pairs_transposed(uint32_t *packed, const float *w, int in, int ou
 }
 
 /* Rows of x rounded to BF16 pairs: dst[r*kp + p] = (x[r][2p], x[r][2p+1]). */
-static void pack_rows(uint32_t *dst, const float *x, int ldx, int rows, int in) {
+static void pack_rows_scalar(uint32_t *dst, const float *x, int ldx, int rows, int in) {
   int kp = (in + 1) / 2, full = in / 2;
   for (int r = 0; r < rows; r++) {
     const float *s = x + (size_t)r * ldx;
@@ -126,6 +126,25 @@ __attribute__((target("avx512f,avx512bf16"))) static void tile_any(float *y, int
     TILE_CASE(5, 1) TILE_CASE(5, 2) TILE_CASE(5, 3) TILE_CASE(5, 4)
     TILE_CASE(6, 1) TILE_CASE(6, 2) TILE_CASE(6, 3) TILE_CASE(6, 4)
   default: break;
+  }
+}
+
+/* pack_rows, 32 values per instruction (vcvtne2ps2bf16 rounds to nearest
+ * even, as bf16_round, and keeps the order: pairs come out as they lie) */
+__attribute__((target("avx512f,avx512bf16"))) static void pack_rows(uint32_t *dst, const float *x, int ldx,
+                                                                      int rows, int in) {
+  if (in % 32 != 0) {
+    pack_rows_scalar(dst, x, ldx, rows, in);
+    return;
+  }
+  int kp = in / 2;
+  for (int r = 0; r < rows; r++) {
+    const float *s = x + (size_t)r * ldx;
+    uint32_t *d = dst + (size_t)r * kp;
+    for (int k = 0; k < in; k += 32) {
+      __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + k + 16), _mm512_loadu_ps(s + k));
+      _mm512_storeu_si512(d + k / 2, (__m512i)v);
+    }
   }
 }
 

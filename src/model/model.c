@@ -188,6 +188,7 @@ int granite_model_create(GraniteModel *m, const GraniteConfig *cfg) {
 void granite_model_destroy(GraniteModel *m) {
   if (m->work && m->work->dp_free) m->work->dp_free(m); /* set by data_parallel.c: no call back up */
   if (m->work) free(m->work->arena);
+  if (m->work) free(m->work->tab_e);
   free(m->work);
   free(m->tensors);
   free(m->params);

@@ -59,6 +59,13 @@ typedef struct ModelWork {
   UpdateActs e[MAX_ITERS], v[MAX_ITERS], u[MAX_ITERS];
   float *xg[MAX_ITERS]; /* global MLP input [Σe' ‖ Σv' ‖ u] */
   float *pr, *ps, *pue, *pun; /* split-layer partial products (forward scratch) */
+  /* Inference-only: the first iteration's edge inputs are embedding rows,
+   * so their products with the edge MLP's first layer are tables over edge
+   * types and tokens, made once per weights generation (granite.c). */
+  float *tab_e, *tab_r, *tab_s; /* [types x d0], [V x d0] (receiver), [V x d0] (sender) */
+  size_t tab_floats;
+  uint64_t tab_generation;      /* weights_generation they were made under; 0 none */
+  int32_t *recv_tok, *send_tok; /* token of each edge's receiver / sender (arena) */
   /* readout */
   float *ro_in, *x0, *ro_mean, *ro_rstd, *ro_hidden[MLP_MAX], *ro_sum, *x1, *tro_mean, *tro_rstd;
   float *task_hidden[GRANITE_MAX_TASKS][MLP_MAX], *task_y[GRANITE_MAX_TASKS], *col;

@@ -102,6 +102,7 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
   int rc = 0;
   for (int step = 0; !phase_done(o, r); step++) {
     bool timed = step >= o->warmup_steps;
+    if (step == o->warmup_steps) granite_data_parallel_stats(m, true, NULL, NULL);
     double t0 = now_seconds();
     int k = sampler_next(&s, ids);
     if (k == 0) {
@@ -131,6 +132,7 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
     count_step(r, &sb, m, true);
   }
   r->peak_rss_mib = machine_peak_rss_mib();
+  granite_data_parallel_stats(m, false, &r->region_seconds, &r->busy_seconds);
   free(ids);
   step_buffers_free(&sb);
   optimizer_free(&opt);
@@ -150,6 +152,7 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
   StepBuffers sb;
   step_buffers_init(&sb, ds->num_tasks);
   for (int step = 0; !phase_done(o, r); step++) {
+    if (step == o->warmup_steps) granite_data_parallel_stats(m, true, NULL, NULL);
     double t0 = now_seconds();
     int k = sampler_next(&s, ids);
     if (k == 0) { /* end of the file: go round again */
@@ -170,6 +173,7 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
     count_step(r, &sb, m, false);
   }
   r->peak_rss_mib = machine_peak_rss_mib();
+  granite_data_parallel_stats(m, false, &r->region_seconds, &r->busy_seconds);
   free(ids);
   step_buffers_free(&sb);
   sampler_free(&s);

@@ -20,6 +20,10 @@ typedef struct {
   /* where the time went (seconds, summed) */
   double t_batch, t_forward, t_backward, t_update;
   double peak_rss_mib; /* high-water RSS during this phase */
+  /* data-parallel runs (granite_data_parallel_stats over the timed steps):
+   * wall time inside the replicas' parallel regions, and the replicas' own
+   * pass time summed over threads */
+  double region_seconds, busy_seconds;
 } PhaseResult;
 
 typedef struct {

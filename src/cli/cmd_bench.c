@@ -265,10 +265,12 @@ static void json_phase(FILE *f, const char *name, const PhaseResult *r, double p
           "\"nodes\": %.0f, \"edges\": %.0f, \"blocks_per_s\": %.3f, \"steps_per_s\": %.4f, "
           "\"flops\": %.6g, \"gflops_per_s\": %.3f, \"fraction_of_peak\": %.4f, \"fraction_of_nominal_peak\": %.4f, "
           "\"seconds_batch\": %.6f, \"seconds_forward\": %.6f, \"seconds_backward\": %.6f, "
-          "\"seconds_update\": %.6f, \"peak_rss_mib\": %.1f}",
+          "\"seconds_update\": %.6f, \"peak_rss_mib\": %.1f, \"seconds_parallel_region\": %.6f, "
+          "\"replica_busy_seconds\": %.6f}",
           name, r->steps, r->seconds, r->blocks, r->instructions, r->nodes, r->edges,
           r->seconds > 0 ? r->blocks / r->seconds : 0, r->seconds > 0 ? r->steps / r->seconds : 0, r->flops, g,
-          peak > 0 ? g / peak : 0, nominal_peak > 0 ? g / nominal_peak : 0, r->t_batch, r->t_forward, r->t_backward, r->t_update, r->peak_rss_mib);
+          peak > 0 ? g / peak : 0, nominal_peak > 0 ? g / nominal_peak : 0, r->t_batch, r->t_forward, r->t_backward, r->t_update, r->peak_rss_mib,
+          r->region_seconds, r->busy_seconds);
 }
 
 static void json_string(FILE *f, const char *s) {
@@ -432,8 +434,9 @@ int cmd_bench(int argc, char **argv) {
   machine_describe_peak(&mp, mp.cores, desc, sizeof desc);
   char bf16_desc[256];
   machine_describe_bf16_peak(&mp, mp.cores, bf16_desc, sizeof bf16_desc);
-  fprintf(out, "machine: %s (%s), %d cores\nFP32 peak: %s\nBF16 peak: %s\n", mp.cpu_name, mp.cpu_id, mp.cores,
-          desc, bf16_desc);
+  fprintf(out, "machine: %s (%s), %d cores; clock %.3f GHz on one busy core, %.3f GHz with all %d busy\n"
+               "FP32 peak: %s\nBF16 peak: %s\n",
+          mp.cpu_name, mp.cpu_id, mp.cores, mp.measured_ghz, mp.measured_ghz_all_cores, mp.cores, desc, bf16_desc);
   fprintf(out, "OpenBLAS %s, kernels for %s\n", openblas_get_config(), openblas_get_corename());
   const char *coretype = getenv("OPENBLAS_CORETYPE");
   if (mp.simd_lanes == 16 && (strcasestr(openblas_get_corename(), "haswell") || strcasestr(openblas_get_corename(), "zen")))
@@ -574,6 +577,37 @@ int cmd_bench(int argc, char **argv) {
         print_phase_row(out, results[c].name, t, results[c].runs[i].data_parallel, bf, "predict",
                         &results[c].runs[i].predict, peak, peak * nominal_scale);
     }
+  /* where the rest of multi-thread scaling goes (bench/README.md "Two cores") */
+  for (int c = 0; c < num_results; c++)
+    for (int i = 0; i < results[c].num_runs; i++) {
+      const ConfigResult *cr = &results[c];
+      if (!cr->runs[i].data_parallel) continue;
+      const PhaseResult *one[2] = {NULL, NULL};
+      for (int j = 0; j < cr->num_runs; j++)
+        if (cr->runs[j].threads == 1 && cr->runs[j].bf16 == cr->runs[i].bf16) {
+          one[0] = cr->runs[j].has_train ? &cr->runs[j].train : NULL;
+          one[1] = cr->runs[j].has_predict ? &cr->runs[j].predict : NULL;
+        }
+      for (int ph = 0; ph < 2; ph++) {
+        const PhaseResult *r = ph ? &cr->runs[i].predict : &cr->runs[i].train;
+        if (!(ph ? cr->runs[i].has_predict : cr->runs[i].has_train) || r->seconds <= 0 || r->region_seconds <= 0)
+          continue;
+        int t = cr->runs[i].threads;
+        double thread_time = r->region_seconds * t;
+        fprintf(out, "scaling  %-8s %d threads %s %-7s: %.0f%% of the time in the replicas' parallel passes, "
+                     "where threads were busy %.0f%% and waited %.0f%% (imbalance, gradient sum); %.0f%% outside "
+                     "(batches, Adam)",
+                cr->name, t, cr->runs[i].bf16 ? "bf16" : "fp32", ph ? "predict" : "train",
+                100 * r->region_seconds / r->seconds, 100 * r->busy_seconds / thread_time,
+                100 * (1 - r->busy_seconds / thread_time), 100 * (1 - r->region_seconds / r->seconds));
+        const PhaseResult *o = one[ph];
+        double o_pass = o ? o->t_forward + o->t_backward : 0;
+        if (o && o_pass > 0 && o->blocks > 0)
+          fprintf(out, "; a replica's pass per block takes %.2fx the 1-thread time (shared caches, memory, clock)",
+                  (r->busy_seconds / r->blocks) / (o_pass / o->blocks));
+        fputc('\n', out);
+      }
+    }
   for (int c = 0; c < num_results; c++)
     for (int p = 0; p < 2; p++)
       if (results[c].has_latency_api[p])
@@ -624,8 +658,8 @@ int cmd_bench(int argc, char **argv) {
     json_string(jf, mp.cpu_id);
     fprintf(jf, ", \"openblas_core\": \"%s\", \"nominal_ghz\": %.4f, \"measured_ghz\": %.4f, "
                 "\"measured_fma512_per_cycle\": %.3f, \"measured_fma256_per_cycle\": %.3f, "
-                "\"measured_dpbf16_per_cycle\": %.3f", openblas_get_corename(), mp.nominal_ghz, mp.measured_ghz,
-            mp.fma512_per_cycle, mp.fma256_per_cycle, mp.dpbf16_per_cycle);
+                "\"measured_dpbf16_per_cycle\": %.3f, \"measured_ghz_all_cores\": %.4f", openblas_get_corename(), mp.nominal_ghz, mp.measured_ghz,
+            mp.fma512_per_cycle, mp.fma256_per_cycle, mp.dpbf16_per_cycle, mp.measured_ghz_all_cores);
     fprintf(jf, ", \"cores\": %d, \"ghz\": %.4f, \"isa\": \"%s\", \"simd_lanes\": %d, \"peak_isa\": \"%s\", "
                 "\"peak_lanes\": %d, \"fma_per_cycle\": %g, \"fma_per_cycle_measured\": %s, "
                 "\"peak_gflops\": %.2f, \"peak_gflops_per_core\": %.2f, \"nominal_peak_gflops\": %.2f, "

@@ -226,3 +226,16 @@ void granite_backward(GraniteModel *m, const Batch *b, const float *d_outputs) {
   for (int p = 0; p < dp->parts; p++) d[p] = d_outputs + (size_t)dp->row0[p] * m->cfg.num_tasks;
   granite_replicas_backward(&dp->reps, dp->batch, d);
 }
+
+void granite_data_parallel_stats(GraniteModel *m, bool reset, double *region_seconds, double *busy_seconds) {
+  DataParallel *dp = m->work->dp;
+  double busy = 0;
+  if (dp)
+    for (int i = 0; i < dp->reps.count; i++) {
+      busy += dp->reps.busy_seconds[i];
+      if (reset) dp->reps.busy_seconds[i] = 0;
+    }
+  if (region_seconds) *region_seconds = dp ? dp->reps.region_seconds : 0;
+  if (busy_seconds) *busy_seconds = busy;
+  if (dp && reset) dp->reps.region_seconds = 0;
+}

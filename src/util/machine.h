@@ -16,6 +16,8 @@ typedef struct {
   double measured_ghz; /* cycles/s of a dependent integer add chain (1 cycle
                           each), i.e. the clock a busy core really runs at; 0 if
                           not measured */
+  double measured_ghz_all_cores; /* the same measured on every core at once (the lowest);
+                          a CPU may clock down when all its cores work; 0 if not measured */
   double ghz;          /* the clock used for the peak: measured, else nominal */
   const char *isa;     /* widest FP32 vector ISA the CPU and OS support */
   int simd_lanes;      /* FP32 lanes per vector: 16 AVX-512F, 8 AVX/AVX2, 4 SSE */

@@ -76,24 +76,30 @@ static void detect_simd(MachinePeak *p) {
   if (!ymm_ok) p->has_fma = false;
 }
 
-/* Cycles per second: a chain of dependent adds retires one per cycle. Many
- * short runs, best kept, so that a run the scheduler interrupted is ignored. */
+/* Cycles per second of one run of a chain of dependent adds (one retires
+ * per cycle), about 0.1 ms. */
+static double clock_run_ghz(void) {
+  uint64_t x = 0;
+  const long iters = 20000; /* x 20 adds */
+  double t0 = now_seconds();
+  for (long i = 0; i < iters; i++)
+    __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                     "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                     "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                     "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
+                     : "+r"(x));
+  double dt = now_seconds() - t0;
+  /* the loop's own increment and branch run in parallel with the chain */
+  return 20.0 * iters / dt * 1e-9;
+}
+
+/* The clock: the best of many short runs, so that a run the scheduler
+ * interrupted is ignored. */
 static double measure_clock_ghz(void) {
   double best = 0;
-  for (int rep = 0; rep < 30; rep++) {
-    uint64_t x = 0;
-    const long iters = 100000; /* x 20 adds: ~0.5 ms */
-    double t0 = now_seconds();
-    for (long i = 0; i < iters; i++)
-      __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                       "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                       "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                       "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
-                       : "+r"(x));
-    double dt = now_seconds() - t0;
-    /* the loop's own increment and branch run in parallel with the chain */
-    double ghz = 20.0 * iters / dt * 1e-9;
-    if (ghz > best) best = ghz;
+  for (int rep = 0; rep < 60; rep++) {
+    double g = clock_run_ghz();
+    if (g > best) best = g;
   }
   return best;
 }
@@ -142,14 +148,25 @@ __attribute__((target("avx512f,avx512bf16"))) static double dpbf16_rate_avx512(v
 }
 #undef FMA
 
-/* Best of 30 short runs, in instructions per cycle. */
-static double best_rate_per_cycle(double (*rate)(void), double ghz) {
-  double best = 0;
-  for (int rep = 0; rep < 30; rep++) {
-    double r = rate();
-    if (r > best) best = r;
+/* Instructions per cycle: each rate run right after a clock run, and the
+ * median of their ratios. On a busy machine a run may be interrupted and
+ * the clock may change between moments (the best-of clock and the best-of
+ * rate can come from different clocks and made Zen 5 look like 2.5 FMAs
+ * a cycle); a back-to-back pair sees one clock, and the median drops the
+ * pairs an interruption spoiled. */
+static int compare_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double rate_per_cycle(double (*rate)(void)) {
+  double ratio[41];
+  for (int rep = 0; rep < 41; rep++) {
+    double g = clock_run_ghz();
+    ratio[rep] = rate() / (g * 1e9);
   }
-  return best / (ghz * 1e9);
+  qsort(ratio, 41, sizeof *ratio, compare_double);
+  return ratio[20];
 }
 
 static void measure(MachinePeak *p) {
@@ -163,9 +180,9 @@ static void measure(MachinePeak *p) {
   }
   p->measured_ghz_all_cores = lowest;
   if (!p->has_fma || p->measured_ghz <= 0) return;
-  p->fma256_per_cycle = best_rate_per_cycle(fma_rate_avx2, p->measured_ghz);
-  if (p->simd_lanes == 16) p->fma512_per_cycle = best_rate_per_cycle(fma_rate_avx512, p->measured_ghz);
-  if (p->has_avx512_bf16) p->dpbf16_per_cycle = best_rate_per_cycle(dpbf16_rate_avx512, p->measured_ghz);
+  p->fma256_per_cycle = rate_per_cycle(fma_rate_avx2);
+  if (p->simd_lanes == 16) p->fma512_per_cycle = rate_per_cycle(fma_rate_avx512);
+  if (p->has_avx512_bf16) p->dpbf16_per_cycle = rate_per_cycle(dpbf16_rate_avx512);
 }
 #else
 static void detect_simd(MachinePeak *p) {

@@ -5,7 +5,13 @@
 
 #include "nn/parallel.h"
 
+static void pack_row_pairs(uint32_t *dst, const float *m, int ld, int rows, int cols);
+
 void bf16_pack_pairs(uint32_t *packed, const float *w, int in, int out) {
+  if (gemm_bf16_supported()) { /* W's pairs along in are pairs of rows */
+    pack_row_pairs(packed, w, out, in, out);
+    return;
+  }
   for (int p = 0; p < (in + 1) / 2; p++) {
     const float *r0 = w + (size_t)2 * p * out, *r1 = 2 * p + 1 < in ? r0 + out : NULL;
     uint32_t *d = packed + (size_t)p * out;
@@ -42,7 +48,7 @@ static void pack_rows_scalar(uint32_t *dst, const float *x, int ldx, int rows, i
 }
 
 /* Pairs along rows: dst[p*cols + c] = (m[2p][c], m[2p+1][c]). */
-static void pack_row_pairs(uint32_t *dst, const float *m, int ld, int rows, int cols) {
+static void pack_row_pairs_scalar(uint32_t *dst, const float *m, int ld, int rows, int cols) {
   for (int p = 0; p < (rows + 1) / 2; p++) {
     const float *r0 = m + (size_t)2 * p * ld, *r1 = 2 * p + 1 < rows ? r0 + ld : NULL;
     uint32_t *d = dst + (size_t)p * cols;
@@ -126,6 +132,26 @@ __attribute__((target("avx512f,avx512bf16"))) static void tile_any(float *y, int
     TILE_CASE(5, 1) TILE_CASE(5, 2) TILE_CASE(5, 3) TILE_CASE(5, 4)
     TILE_CASE(6, 1) TILE_CASE(6, 2) TILE_CASE(6, 3) TILE_CASE(6, 4)
   default: break;
+  }
+}
+
+/* pack_row_pairs, 16 pairs at a time: both rows rounded by vcvtneps2bf16,
+ * widened to 32-bit lanes and merged */
+__attribute__((target("avx512f,avx512bf16"))) static void pack_row_pairs(uint32_t *dst, const float *m, int ld,
+                                                                           int rows, int cols) {
+  if (cols % 16 != 0) {
+    pack_row_pairs_scalar(dst, m, ld, rows, cols);
+    return;
+  }
+  for (int p = 0; p < (rows + 1) / 2; p++) {
+    const float *r0 = m + (size_t)2 * p * ld, *r1 = 2 * p + 1 < rows ? r0 + ld : NULL;
+    uint32_t *d = dst + (size_t)p * cols;
+    for (int c = 0; c < cols; c += 16) {
+      __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r0 + c)));
+      __m512i hi = r1 ? _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r1 + c)))
+                      : _mm512_setzero_si512();
+      _mm512_storeu_si512(d + c, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    }
   }
 }
 

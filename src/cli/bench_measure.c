@@ -6,6 +6,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "granite.h"
 #include "io/bhive_csv.h"
@@ -15,6 +16,12 @@
 #include "util/common.h"
 #include "util/machine.h"
 #include "x86/canonicalize.h"
+
+static double cpu_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
 
 void bench_set_threads(int threads) {
   omp_set_num_threads(threads);
@@ -103,7 +110,7 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
   for (int step = 0; !phase_done(o, r); step++) {
     bool timed = step >= o->warmup_steps;
     if (step == o->warmup_steps) granite_data_parallel_stats(m, true, NULL, NULL);
-    double t0 = now_seconds();
+    double t0 = now_seconds(), c0 = cpu_seconds();
     int k = sampler_next(&s, ids);
     if (k == 0) {
       gr_error("bench: no block fits a batch of %d blocks / %d instructions", o->max_blocks,
@@ -125,6 +132,7 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
     if (!timed) continue;
     r->steps++;
     r->seconds += t4 - t0;
+    r->cpu_seconds += cpu_seconds() - c0;
     r->t_batch += t1 - t0;
     r->t_forward += t2 - t1;
     r->t_backward += t3 - t2;
@@ -153,7 +161,7 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
   step_buffers_init(&sb, ds->num_tasks);
   for (int step = 0; !phase_done(o, r); step++) {
     if (step == o->warmup_steps) granite_data_parallel_stats(m, true, NULL, NULL);
-    double t0 = now_seconds();
+    double t0 = now_seconds(), c0 = cpu_seconds();
     int k = sampler_next(&s, ids);
     if (k == 0) { /* end of the file: go round again */
       sampler_free(&s);
@@ -168,6 +176,7 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
     if (step < o->warmup_steps) continue;
     r->steps++;
     r->seconds += t2 - t0;
+    r->cpu_seconds += cpu_seconds() - c0;
     r->t_batch += t1 - t0;
     r->t_forward += t2 - t1;
     count_step(r, &sb, m, false);

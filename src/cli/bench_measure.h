@@ -15,6 +15,9 @@
 typedef struct {
   int steps;          /* timed steps (after warm-up) */
   double seconds;     /* wall time of the timed steps */
+  double cpu_seconds; /* CPU time the process got during them (all threads): on a
+                         machine shared with other jobs, blocks per CPU-second of a
+                         1-thread run is steadier than per wall-second */
   double blocks, instructions, nodes, edges; /* summed over timed steps */
   double flops;       /* reference-model FLOPs of the timed steps (train step or forward) */
   /* where the time went (seconds, summed) */

@@ -252,8 +252,8 @@ static void print_phase_row(FILE *out, const char *cfg, int threads, bool data_p
          upd = r->t_update / r->seconds * 100, bat = r->t_batch / r->seconds * 100;
   char th[16];
   snprintf(th, sizeof th, "%d%s", threads, threads > 1 ? (data_parallel ? " data" : " kern") : "");
-  fprintf(out, "%-8s %7s  %-4s  %-8s %10.0f %9.2f %9.1f %6.1f%% %7.1f%%  %5.0f%%/%3.0f%%/%3.0f%%/%3.0f%%  %8.0f\n", cfg,
-          th, bf16 ? "bf16" : "fp32", what, blocks, steps, g, peak > 0 ? g / peak * 100 : 0,
+  fprintf(out, "%-8s %7s  %-4s  %-8s %10.0f %10.0f %9.2f %9.1f %6.1f%% %7.1f%%  %5.0f%%/%3.0f%%/%3.0f%%/%3.0f%%  %8.0f\n", cfg,
+          th, bf16 ? "bf16" : "fp32", what, blocks, r->cpu_seconds > 0 ? r->blocks / r->cpu_seconds : 0, steps, g, peak > 0 ? g / peak * 100 : 0,
           nominal_peak > 0 ? g / nominal_peak * 100 : 0, bat, fwd, bwd, upd, r->peak_rss_mib);
   (void)threads;
 }
@@ -263,12 +263,12 @@ static void json_phase(FILE *f, const char *name, const PhaseResult *r, double p
   fprintf(f,
           "\"%s\": {\"steps\": %d, \"seconds\": %.6f, \"blocks\": %.0f, \"instructions\": %.0f, "
           "\"nodes\": %.0f, \"edges\": %.0f, \"blocks_per_s\": %.3f, \"steps_per_s\": %.4f, "
-          "\"flops\": %.6g, \"gflops_per_s\": %.3f, \"fraction_of_peak\": %.4f, \"fraction_of_nominal_peak\": %.4f, "
+          "\"cpu_seconds\": %.6f, \"flops\": %.6g, \"gflops_per_s\": %.3f, \"fraction_of_peak\": %.4f, \"fraction_of_nominal_peak\": %.4f, "
           "\"seconds_batch\": %.6f, \"seconds_forward\": %.6f, \"seconds_backward\": %.6f, "
           "\"seconds_update\": %.6f, \"peak_rss_mib\": %.1f, \"seconds_parallel_region\": %.6f, "
           "\"replica_busy_seconds\": %.6f}",
           name, r->steps, r->seconds, r->blocks, r->instructions, r->nodes, r->edges,
-          r->seconds > 0 ? r->blocks / r->seconds : 0, r->seconds > 0 ? r->steps / r->seconds : 0, r->flops, g,
+          r->seconds > 0 ? r->blocks / r->seconds : 0, r->seconds > 0 ? r->steps / r->seconds : 0, r->cpu_seconds, r->flops, g,
           peak > 0 ? g / peak : 0, nominal_peak > 0 ? g / nominal_peak : 0, r->t_batch, r->t_forward, r->t_backward, r->t_update, r->peak_rss_mib,
           r->region_seconds, r->busy_seconds);
 }
@@ -562,8 +562,8 @@ int cmd_bench(int argc, char **argv) {
   free(cfg_list);
 
   /* --- report --- */
-  fprintf(out, "\n%-8s %7s  %-4s  %-8s %10s %9s %9s %7s %8s  %-22s  %8s\n", "config", "threads", "prec", "phase",
-          "blocks/s", "steps/s", "GFLOP/s", "%peak", "%nominal", "time: batch/fwd/bwd/upd", "RSS MiB");
+  fprintf(out, "\n%-8s %7s  %-4s  %-8s %10s %10s %9s %9s %7s %8s  %-22s  %8s\n", "config", "threads", "prec", "phase",
+          "blocks/s", "blocks/cpu-s", "steps/s", "GFLOP/s", "%peak", "%nominal", "time: batch/fwd/bwd/upd", "RSS MiB");
   double nominal_scale = mp.ghz > 0 && mp.nominal_ghz > 0 ? mp.nominal_ghz / mp.ghz : 0;
   for (int c = 0; c < num_results; c++)
     for (int i = 0; i < results[c].num_runs; i++) {
@@ -642,7 +642,7 @@ int cmd_bench(int argc, char **argv) {
                                                          : "");
   fprintf(out, "train: %d-block randomized batches; predict: %d-block batches; FLOPs of the reference model "
                "(spec §7); %%peak against the peak of the threads used at the measured clock, %%nominal at the "
-               "/proc/cpuinfo clock; RSS = peak of the phase incl. the "
+               "/proc/cpuinfo clock; blocks/cpu-s per CPU-second the process got (steadier than blocks/s when other jobs share the cores); RSS = peak of the phase incl. the "
                "loaded data set\n",
           max_blocks, predict_batch);
 

@@ -4,6 +4,8 @@
 # held-out blocks and prints the two validation MAPEs, their difference and
 # the training speeds. Run in the repository root.
 # Usage: scripts/compare-precision.sh [granite] [steps] [input.tfrecord] [vocab] [batch blocks]
+#   SEED=n in the environment sets --gematria_random_seed (both runs use it; the
+#   seed-to-seed spread of FP32 itself is the yardstick for the difference)
 #   test-sized (default): 1,000 steps of 32 blocks on data/sample, haswell labels
 #   full check (docs/bf16.md): scripts/compare-precision.sh build/granite 44000 all.tfrecord vocab.txt 100
 set -e
@@ -12,6 +14,7 @@ STEPS=${2:-1000}
 DATA=${3:-data/sample/sample.tfrecord}
 VOCAB=${4:-data/sample/vocab.txt}
 BATCH=${5:-32}
+SEED=${SEED:-123456789}
 OUT=$(mktemp -d /tmp/granite-precision-XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 for p in fp32 bf16; do
@@ -21,7 +24,7 @@ for p in fp32 bf16; do
     --gematria_learning_rate=0.001 --gematria_learning_rate_schedule=cosine --gematria_decay_steps="$STEPS" \
     --gematria_max_blocks_in_batch="$BATCH" --gematria_training_num_epochs="$STEPS" \
     --gematria_save_checkpoint_epochs="$STEPS" --gematria_validation_fraction=0.1 \
-    --gematria_validation_epochs="$STEPS" --gematria_log_interval_secs=60 --granite_precision=$p \
+    --gematria_validation_epochs="$STEPS" --gematria_log_interval_secs=60 --gematria_random_seed="$SEED" --granite_precision=$p \
     2>"$OUT/$p.log" || { tail -3 "$OUT/$p.log" >&2; exit 1; }
 done
 python3 - "$OUT" "$STEPS" <<'PY'

@@ -161,6 +161,7 @@ static DataParallel *dp_get(GraniteModel *m) {
     rw->bf16 = w->bf16;
     if (w->inference_only) rw->weights_generation = w->weights_generation;
     w->dp->reps.rep[i].params = m->params;
+    w->dp->reps.rep[i].cfg.output_scale = m->cfg.output_scale;
   }
   return w->dp;
 }

@@ -125,6 +125,10 @@ typedef struct {
   bool json;
   bool prefetch_batches; /* train: build the next batch in a second thread */
   int precision;         /* PrecisionFlag: --granite_precision (docs/bf16.md) */
+  /* granite's model options (docs/accuracy.md) */
+  bool loop_carried_edges;
+  bool register_aliasing;
+  char *output_scale; /* "auto" or a number > 0 */
 
   unsigned char was_set[FLAGS_MAX]; /* per table entry: given on the command line */
 } GematriaFlags;
@@ -163,6 +167,8 @@ int flags_validate(const GematriaFlags *f);
 
 /* Model configuration from the flags (spec §6.2), vocab_size set by the caller. */
 void flags_to_config(const GematriaFlags *f, GraniteConfig *cfg, int vocab_size);
+/* true if --granite_output_scale=auto (the trainer sets the scale from the labels). */
+bool flags_output_scale_auto(const GematriaFlags *f);
 
 /* Levenshtein distance, used for "did you mean". */
 int flags_edit_distance(const char *a, const char *b);

@@ -13,8 +13,8 @@ fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
   --threads 1,2 --seconds 0.05 --steps 3 --warmup 1 --predict-batch 50 --latency-calls 20 \
   --json "$T/r.json" --dump-graphs "$T/g.jsonl" >"$T/out.txt" 2>"$T/err.txt" || fail "bench exited $?"
 grep -q "FP32 peak: .* = [0-9]* GFLOP/s" "$T/out.txt" || fail "no peak derivation line"
-grep -q "^default *1 *train" "$T/out.txt" || fail "no 1-thread training row"
-grep -q "^default *2 data *predict" "$T/out.txt" || fail "no 2-thread prediction row"
+grep -q "^default *1 *fp32 *train" "$T/out.txt" || fail "no 1-thread training row"
+grep -q "^default *2 data *fp32 *predict" "$T/out.txt" || fail "no 2-thread prediction row"
 grep -q "^latency default" "$T/out.txt" || fail "no latency line"
 python3 - "$T/r.json" "$T/g.jsonl" <<'PY' || fail "JSON or graph dump wrong"
 import json, sys

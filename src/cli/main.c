@@ -22,6 +22,7 @@ static const Command commands[] = {
     {"train", cmd_train, "train a model (same as --gematria_action=train)"},
     {"predict", cmd_predict, "predict throughputs (same as --gematria_action=predict)"},
     {"eval", cmd_eval, "MAPE, MAE, RMSE, percentiles, Kendall's tau of a checkpoint"},
+    {"cost", cmd_cost, "predicted cost of an ELF file per function, weighted by block frequencies"},
     {"bench", cmd_bench, "measure training/prediction speed and latency"},
 };
 

@@ -153,7 +153,7 @@ static void drop_overlapping_sections(ElfImage *img) {
 /* position_of[shndx]: index into img->sections of that section header, or -1. */
 static void read_symbols(ElfImage *img, const uint8_t *data, size_t size, const Elf64_Shdr *symtab,
                          unsigned symtab_index, const char *symtab_name, const int *position_of,
-                         uint64_t shnum) {
+                         uint64_t shnum, const Elf64_Shdr *strtab) {
   if (symtab->sh_entsize != sizeof(Elf64_Sym) || !in_bounds(symtab->sh_offset, symtab->sh_size, size)) {
     count_skip(img, ELF_SKIP_BAD_SYMTAB, "symbol table %s [%u]: offset 0x%llx, size 0x%llx, entry size %llu",
                symtab_name, symtab_index, (unsigned long long)symtab->sh_offset,
@@ -176,7 +176,8 @@ static void read_symbols(ElfImage *img, const uint8_t *data, size_t size, const 
     uint64_t address = img->type == ET_REL ? s->address + sym.st_value : sym.st_value;
     if (address < s->address || address - s->address >= s->size) continue;
     grow_array((void **)&img->starts, &cap, img->num_starts + 1, sizeof *img->starts);
-    img->starts[img->num_starts++] = (struct ElfSymbolStart){pos, address};
+    const char *name = table_string(data, size, strtab, sym.st_name);
+    img->starts[img->num_starts++] = (struct ElfSymbolStart){pos, address, name && *name ? name : NULL};
   }
 }
 
@@ -246,15 +247,18 @@ int elf_read(ElfImage *img, const uint8_t *data, size_t size, char *err, size_t 
   for (uint64_t i = 0; i < shnum && img->num_sections; i++) {
     Elf64_Shdr s = section_header(data, h.e_shoff, i);
     if (s.sh_type != SHT_SYMTAB && s.sh_type != SHT_DYNSYM) continue;
+    Elf64_Shdr strtab = section_header(data, h.e_shoff, s.sh_link < shnum ? s.sh_link : 0);
     read_symbols(img, data, size, &s, (unsigned)i, s.sh_type == SHT_SYMTAB ? ".symtab" : ".dynsym", position_of,
-                 shnum);
+                 shnum, s.sh_link < shnum ? &strtab : NULL);
   }
   free(position_of);
   if (img->num_starts) {
     qsort(img->starts, img->num_starts, sizeof *img->starts, compare_starts);
     size_t m = 1; /* .symtab and .dynsym name the same functions: keep each start once */
-    for (size_t i = 1; i < img->num_starts; i++)
+    for (size_t i = 1; i < img->num_starts; i++) {
       if (compare_starts(&img->starts[i], &img->starts[m - 1])) img->starts[m++] = img->starts[i];
+      else if (!img->starts[m - 1].name) img->starts[m - 1].name = img->starts[i].name;
+    }
     img->num_starts = m;
   }
   return 0;

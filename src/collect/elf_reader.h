@@ -37,6 +37,7 @@ typedef struct {
   struct ElfSymbolStart {
     int section; /* index into sections[] */
     uint64_t address;
+    const char *name; /* in the caller's buffer; NULL if unreadable (for granite cost) */
   } *starts;
   size_t num_starts;
   int num_symbol_tables;    /* symbol tables read (0: stripped) */

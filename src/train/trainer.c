@@ -21,6 +21,7 @@
 #include "train/batch_source.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
+#include "train/summaries.h"
 #include "train/optimizer.h"
 #include "train/precision.h"
 #include "train/predict.h"
@@ -82,6 +83,7 @@ typedef struct {
   char last_checkpoint[4096];
   PercentileRanks ranks;
   Progress progress;
+  Summaries summaries; /* TensorBoard */
   bool use_deltas;
   /* The random sampler's block order: after the last batch trained on (to
    * save), and as read from the checkpoint resumed from (to restore). */
@@ -453,6 +455,7 @@ static void trainer_free(Trainer *t) {
   vocab_free(&t->vocab);
   checkpoint_meta_free(&t->meta);
   progress_close(&t->progress);
+  summaries_close(&t->summaries);
 }
 
 /* One optimizer step on batch b. 0, or -1 after an error line (non-finite). */
@@ -629,6 +632,7 @@ static int run(Trainer *t) {
   char jsonl[4200];
   snprintf(jsonl, sizeof jsonl, "%s/metrics.jsonl", f->checkpoint_dir);
   if (progress_init(&t->progress, t->step, target, f->log_interval_secs, t->num_tasks, t->task_names, jsonl)) return 1;
+  if (summaries_open(&t->summaries, f, t->num_tasks, t->task_names, &t->ranks)) return 1;
   char until[64] = "until interrupted";
   if (target > 0) snprintf(until, sizeof until, "to %lld", (long long)target);
   fprintf(stderr, "training %s: %zu parameters, %d tasks, from step %lld %s\n", f->seq2seq ? "seq2seq" : "seq2num",
@@ -675,6 +679,7 @@ static int run(Trainer *t) {
       vmape = validate(t, &best);
       if (best) save_now = true; /* keep the best model by validation MAPE */
     }
+    summaries_step(&t->summaries, t->step, &tb->batch, bufs[1], loss, last_lr, vmape);
     if (save_now && (check_updated_model(t, &tb->batch, bufs, caps) || save_checkpoint(t, vmape))) {
       status = 1;
       break;

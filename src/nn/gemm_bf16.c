@@ -5,11 +5,11 @@
 
 #include "nn/parallel.h"
 
-static void pack_row_pairs(uint32_t *dst, const float *m, int ld, int rows, int cols);
+static void pack_row_pairs_bf16(uint32_t *dst, const float *m, int ld, int rows, int cols);
 
 void bf16_pack_pairs(uint32_t *packed, const float *w, int in, int out) {
   if (gemm_bf16_supported()) { /* W's pairs along in are pairs of rows */
-    pack_row_pairs(packed, w, out, in, out);
+    pack_row_pairs_bf16(packed, w, out, in, out);
     return;
   }
   for (int p = 0; p < (in + 1) / 2; p++) {
@@ -135,9 +135,9 @@ __attribute__((target("avx512f,avx512bf16"))) static void tile_any(float *y, int
   }
 }
 
-/* pack_row_pairs, 16 pairs at a time: both rows rounded by vcvtneps2bf16,
+/* pack_row_pairs_bf16, 16 pairs at a time: both rows rounded by vcvtneps2bf16,
  * widened to 32-bit lanes and merged */
-__attribute__((target("avx512f,avx512bf16"))) static void pack_row_pairs(uint32_t *dst, const float *m, int ld,
+__attribute__((target("avx512f,avx512bf16"))) static void pack_row_pairs_bf16(uint32_t *dst, const float *m, int ld,
                                                                            int rows, int cols) {
   if (cols % 16 != 0) {
     pack_row_pairs_scalar(dst, m, ld, rows, cols);
@@ -155,9 +155,9 @@ __attribute__((target("avx512f,avx512bf16"))) static void pack_row_pairs(uint32_
   }
 }
 
-/* pack_rows, 32 values per instruction (vcvtne2ps2bf16 rounds to nearest
+/* pack_rows_bf16, 32 values per instruction (vcvtne2ps2bf16 rounds to nearest
  * even, as bf16_round, and keeps the order: pairs come out as they lie) */
-__attribute__((target("avx512f,avx512bf16"))) static void pack_rows(uint32_t *dst, const float *x, int ldx,
+__attribute__((target("avx512f,avx512bf16"))) static void pack_rows_bf16(uint32_t *dst, const float *x, int ldx,
                                                                       int rows, int in) {
   if (in % 32 != 0) {
     pack_rows_scalar(dst, x, ldx, rows, in);
@@ -184,7 +184,7 @@ bool gemm_bf16_nn(float *y, int ldy, const float *x, int ldx, const uint32_t *w_
   int kp = (in + 1) / 2;
   uint32_t *xp = scratch(0, (size_t)rows * kp);
   if (!xp) return false;
-  pack_rows(xp, x, ldx, rows, in);
+  pack_rows_bf16(xp, x, ldx, rows, in);
   int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
   NN_PARALLEL_FOR(chunks, 2, int ch = 0; ch < chunks; ch++, {
     int r0 = ch * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
@@ -205,8 +205,8 @@ bool gemm_bf16_tn_acc(float *dw, const float *x, int ldx, const float *dy, int r
   int kp = (rows + 1) / 2;
   uint32_t *xp = scratch(0, (size_t)kp * in), *dp = scratch(1, (size_t)kp * out);
   if (!xp || !dp) return false;
-  pack_row_pairs(xp, x, ldx, rows, in);
-  pack_row_pairs(dp, dy, out, rows, out);
+  pack_row_pairs_bf16(xp, x, ldx, rows, in);
+  pack_row_pairs_bf16(dp, dy, out, rows, out);
   /* dW tile (6 rows of in x 64 columns of out) += Σ_p xp[p][i] · dp[p][c];
    * threads own disjoint dW rows */
   int tiles = (in + 5) / 6;

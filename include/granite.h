@@ -8,9 +8,10 @@
  *   if (granite_predict_bytes(m, code, code_size, cycles) == 0) use(cycles[0]);
  *   granite_free(m);
  *
- * Thread safety: a granite_model is not thread-safe; calls on one model
- * must not overlap (give each thread its own model: loading is cheap, or
- * use a lock). Different models may be used from different threads at once.
+ * Thread safety: threads may share a model: its calls run one at a time (a
+ * lock per model); for predictions in parallel give each thread its own
+ * model (loading is cheap) or use granite_predict_batch, which uses several
+ * cores. Different models may be used from different threads at once.
  * The functions that take no model (granite_version, granite_assemble,
  * granite_canonicalize_hex, granite_buffer_free) are thread-safe. A model's
  * own predictions use up to granite_set_num_threads OpenMP threads.
@@ -19,7 +20,12 @@
  * 100 iterations). Functions returning int return 0 on success and -1 on
  * failure; none of them exits or aborts on bad input. Compiles as C and C++.
  * Link: pkg-config --cflags --libs granite, or CMake
- * find_package(granite) and target_link_libraries(app granite::granite). */
+ * find_package(granite) and target_link_libraries(app granite::granite).
+ *
+ * Every model keeps a cache of its recent predictions (LRU, 4,096 blocks by
+ * default; granite_set_cache_size), keyed by the block's canonical graph:
+ * a block asked for again is answered without running the model, with the
+ * same numbers. */
 #ifndef GRANITE_H
 #define GRANITE_H
 
@@ -85,6 +91,23 @@ long granite_canonicalize_hex(const char *hex, char *out, size_t out_size, char 
 
 /* Uses at most n threads for this model's predictions (default: all cores). */
 void granite_set_num_threads(granite_model *model, int n);
+
+/* Precision of the model's matmuls: "fp32" (the default) or "bf16" (BF16
+ * operands, FP32 accumulation, on CPUs with AVX512_BF16; about twice the
+ * matmul speed, predictions within about 1% of FP32's). Empties the cache.
+ * -1 for an unknown name, or for "bf16" on a CPU without AVX512_BF16 (the
+ * model then stays FP32). */
+int granite_set_precision(granite_model *model, const char *precision);
+/* "fp32" or "bf16": the precision in effect. */
+const char *granite_precision(granite_model *model);
+
+/* Blocks the prediction cache holds (least recently used evicted first);
+ * 0 turns it off. Empties the cache and its counts. -1 if entries < 0. */
+#define GRANITE_DEFAULT_CACHE_SIZE 4096
+int granite_set_cache_size(granite_model *model, int entries);
+/* Cache lookups since load (or the last granite_set_cache_size) and how
+ * many of them were answered from the cache; either pointer may be NULL. */
+void granite_cache_stats(granite_model *model, long *hits, long *lookups);
 
 #ifdef __cplusplus
 }

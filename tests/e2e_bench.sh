@@ -13,14 +13,19 @@ fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
   --threads 1,2 --seconds 0.05 --steps 3 --warmup 1 --predict-batch 50 --latency-calls 20 \
   --json "$T/r.json" --dump-graphs "$T/g.jsonl" >"$T/out.txt" 2>"$T/err.txt" || fail "bench exited $?"
 grep -q "FP32 peak: .* = [0-9]* GFLOP/s" "$T/out.txt" || fail "no peak derivation line"
-grep -q "^default *1 *train" "$T/out.txt" || fail "no 1-thread training row"
-grep -q "^default *2 data *predict" "$T/out.txt" || fail "no 2-thread prediction row"
+grep -q "^default *1 *fp32 *train" "$T/out.txt" || fail "no 1-thread training row"
+grep -q "^default *2 data *fp32 *predict" "$T/out.txt" || fail "no 2-thread prediction row"
 grep -q "^latency default" "$T/out.txt" || fail "no latency line"
 python3 - "$T/r.json" "$T/g.jsonl" <<'PY' || fail "JSON or graph dump wrong"
 import json, sys
 r = json.load(open(sys.argv[1]))
 m = r["machine"]
 assert m["peak_gflops"] > 0 and m["cores"] >= 1 and "derivation" in m, m
+# the FMA rate used is the measured one, and the peak follows from it
+assert m["fma_per_cycle_measured"] and m["fma_per_cycle"] >= 0.5, m
+lanes = m["peak_lanes"]
+assert abs(m["peak_gflops_per_core"] - m["fma_per_cycle"] * lanes * 2 * m["ghz"]) < 0.01 * m["peak_gflops_per_core"], m
+assert "family" in m["cpu_id"], m
 assert r["data"]["blocks"] > 0
 runs = r["results"][0]["runs"]
 assert [x["threads"] for x in runs] == [1, 2], runs
@@ -32,6 +37,8 @@ for x in runs:
         assert p["peak_rss_mib"] > 0
 assert r["results"][0]["latency"]["median_ms"] > 0
 assert r["results"][0]["latency_api"]["median_ms"] > 0
+cache = r["results"][0]["cache"]
+assert cache["entries"] > 0 and 0 < cache["hit_median_ms"] < r["results"][0]["latency_api"]["median_ms"], cache
 n = 0
 for line in open(sys.argv[2]):
     g = json.loads(line)

@@ -1,7 +1,9 @@
 /* The public C API: a checkpoint written by the trainer's code is loaded by
  * granite_load and gives the same predictions as the model run directly;
- * bad bytes, bad hex and bad checkpoints fail cleanly; single-block latency. */
+ * bad bytes, bad hex and bad checkpoints fail cleanly; the prediction cache
+ * returns the uncached numbers, also to threads sharing a model; latency. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +46,103 @@ static float direct_prediction(GraniteModel *m, const Vocab *vocab, const uint8_
   block_graph_free(&g);
   x86_block_clear(&block);
   return pred[1];
+}
+
+/* Cached and uncached predictions are the same numbers; a block that only
+ * differs in what canonicalization drops (an immediate's value) hits the
+ * entry of its twin; batches mix hits and misses. */
+static void test_cache(granite_model *g, const uint8_t *code, size_t size) {
+  const uint8_t mov1[] = {0xb8, 0x01, 0x00, 0x00, 0x00}, mov2[] = {0xb8, 0x02, 0x00, 0x00, 0x00};
+  float plain[2], plain_mov[2], first[2], again[2], twin[2];
+  long hits = -1, lookups = -1;
+  CHECK(granite_set_cache_size(g, -1) == -1);
+  CHECK(granite_set_cache_size(g, 0) == 0); /* off */
+  CHECK(granite_predict_bytes(g, code, size, plain) == 0);
+  CHECK(granite_predict_bytes(g, code, size, plain) == 0);
+  CHECK(granite_predict_bytes(g, mov2, sizeof mov2, plain_mov) == 0);
+  granite_cache_stats(g, &hits, &lookups);
+  CHECK(hits == 0 && lookups == 3);
+  CHECK(granite_set_cache_size(g, 8) == 0);
+  granite_cache_stats(g, &hits, &lookups);
+  CHECK(hits == 0 && lookups == 0);
+  CHECK(granite_predict_bytes(g, code, size, first) == 0);
+  CHECK(granite_predict_bytes(g, code, size, again) == 0);
+  CHECK(memcmp(plain, first, sizeof plain) == 0 && memcmp(plain, again, sizeof plain) == 0);
+  CHECK(granite_predict_bytes(g, mov1, sizeof mov1, first) == 0);
+  CHECK(granite_predict_bytes(g, mov2, sizeof mov2, twin) == 0);
+  CHECK(memcmp(twin, plain_mov, sizeof twin) == 0 && memcmp(first, twin, sizeof twin) == 0);
+  granite_cache_stats(g, &hits, &lookups);
+  CHECK_MSG(hits == 2 && lookups == 4, "hits %ld lookups %ld", hits, lookups);
+  /* a batch: cached, new, bad, cached again */
+  const uint8_t bad[] = {0xff};
+  const uint8_t *blocks[4] = {code, code + 3, bad, mov1};
+  size_t sizes[4] = {size, size - 3, 1, sizeof mov1};
+  float outs[8], ref[8];
+  CHECK(granite_predict_batch(g, blocks, sizes, 4, outs) == -1);
+  CHECK(granite_set_cache_size(g, 0) == 0);
+  CHECK(granite_predict_batch(g, blocks, sizes, 4, ref) == -1);
+  for (int i = 0; i < 8; i++) CHECK((isnan(ref[i]) && isnan(outs[i])) || ref[i] == outs[i]);
+  CHECK(granite_set_cache_size(g, GRANITE_DEFAULT_CACHE_SIZE) == 0);
+}
+
+/* BF16 predictions are near the FP32 ones, not from the FP32 cache; FP32
+ * comes back exactly; bad names are refused. */
+static void test_precision(granite_model *g, const uint8_t *code, size_t size) {
+  float fp32[2], bf16[2], back[2];
+  CHECK(!strcmp(granite_precision(g), "fp32"));
+  CHECK(granite_predict_bytes(g, code, size, fp32) == 0); /* now cached */
+  CHECK(granite_set_precision(g, "fp16") == -1 && granite_set_precision(g, NULL) == -1);
+  CHECK(!strcmp(granite_precision(g), "fp32"));
+  int rc = granite_set_precision(g, "BF16");
+  if (rc != 0) { /* no AVX512_BF16 here: stays FP32 */
+    CHECK(!strcmp(granite_precision(g), "fp32"));
+    return;
+  }
+  CHECK(!strcmp(granite_precision(g), "bf16"));
+  CHECK(granite_predict_bytes(g, code, size, bf16) == 0);
+  CHECK(bf16[0] != fp32[0] || bf16[1] != fp32[1]); /* computed, not the cached FP32 answer */
+  for (int t = 0; t < 2; t++) CHECK_NEAR(bf16[t], fp32[t], 0.05, 0.05 * (fabs(fp32[0]) + fabs(fp32[1])));
+  CHECK(granite_set_precision(g, "fp32") == 0);
+  CHECK(granite_predict_bytes(g, code, size, back) == 0);
+  CHECK(memcmp(back, fp32, sizeof back) == 0);
+}
+
+typedef struct {
+  granite_model *g;
+  const uint8_t *blocks[3];
+  size_t sizes[3];
+  float expect[6];
+  int wrong;
+} SharedRun;
+
+static void *predict_many(void *arg) {
+  SharedRun *r = arg;
+  float out[2];
+  for (int k = 0; k < 300; k++) {
+    int i = (k / 2) % 3; /* each block twice in a row: hits even in a 2-entry cache */
+    if (granite_predict_bytes(r->g, r->blocks[i], r->sizes[i], out) != 0 ||
+        memcmp(out, r->expect + 2 * i, sizeof out) != 0)
+      __atomic_add_fetch(&r->wrong, 1, __ATOMIC_RELAXED);
+  }
+  return NULL;
+}
+
+/* Four threads share one model whose 2-entry cache keeps evicting: every
+ * answer equals the single-threaded one. */
+static void test_shared_model(granite_model *g, const uint8_t *code, size_t size) {
+  const uint8_t mov[] = {0xb8, 0x05, 0x00, 0x00, 0x00};
+  SharedRun r = {g, {code, code + 3, mov}, {size, size - 3, sizeof mov}, {0}, 0};
+  CHECK(granite_set_cache_size(g, 0) == 0);
+  for (int i = 0; i < 3; i++) CHECK(granite_predict_bytes(g, r.blocks[i], r.sizes[i], r.expect + 2 * i) == 0);
+  CHECK(granite_set_cache_size(g, 2) == 0);
+  pthread_t th[4];
+  for (int t = 0; t < 4; t++) pthread_create(&th[t], NULL, predict_many, &r);
+  for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
+  CHECK_MSG(r.wrong == 0, "%d wrong answers from threads sharing a model", r.wrong);
+  long hits, lookups;
+  granite_cache_stats(g, &hits, &lookups);
+  CHECK(lookups == 1200 && hits > 0 && hits < lookups);
+  CHECK(granite_set_cache_size(g, GRANITE_DEFAULT_CACHE_SIZE) == 0);
 }
 
 int main(void) {
@@ -115,8 +214,14 @@ int main(void) {
   CHECK(granite_predict_hex(g, "", out) == -1);
   CHECK(granite_predict_bytes(g, code, 0, out) == -1);
 
-  /* Latency of one 5-instruction block, single thread (median of 201). */
+  test_precision(g, code, sizeof code);
+  test_cache(g, code, sizeof code);
+  test_shared_model(g, code, sizeof code);
+
+  /* Latency of one 5-instruction block, single thread (median of 201), the
+   * model's own: cache off. */
   granite_set_num_threads(g, 1);
+  granite_set_cache_size(g, 0);
   double times[201];
   for (int r = 0; r < 201; r++) {
     double t0 = now_seconds();

@@ -4,10 +4,13 @@
 
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "api/prediction_cache.h"
 #include "graph/graph.h"
 #include "io/bhive_csv.h"
 #include "io/checkpoint.h"
@@ -18,6 +21,7 @@
 #include "x86/tokens.h"
 
 struct granite_model {
+  pthread_mutex_t lock; /* one call at a time per model (granite.h) */
   GraniteModel model;
   Vocab vocab;
   GraphOptions graph_options;
@@ -29,6 +33,11 @@ struct granite_model {
   int graphs_cap;
   float *outputs, *predictions;
   size_t outputs_cap, predictions_cap;
+  int *slot;       /* [n] per block of the call: its row in the batch, or -1 (cached or bad) */
+  size_t slot_cap;
+  uint8_t *key;    /* the cache key of one block, reused */
+  size_t key_cap;
+  PredictionCache cache;
 };
 
 static void set_error(char *err, size_t err_size, const char *msg) {
@@ -74,6 +83,8 @@ granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_s
   granite_set_inference_only(&g->model, true);
   granite_set_num_threads(g, 0);
   batch_init(&g->batch, g->num_tasks);
+  prediction_cache_init(&g->cache, GRANITE_DEFAULT_CACHE_SIZE, g->num_tasks);
+  pthread_mutex_init(&g->lock, NULL);
   return g;
 }
 
@@ -88,6 +99,10 @@ void granite_free(granite_model *g) {
   free(g->graphs);
   free(g->outputs);
   free(g->predictions);
+  free(g->slot);
+  free(g->key);
+  prediction_cache_free(&g->cache);
+  pthread_mutex_destroy(&g->lock);
   free(g);
 }
 
@@ -98,8 +113,49 @@ const char *granite_task_name(const granite_model *g, int task) {
 }
 
 void granite_set_num_threads(granite_model *g, int n) {
+  pthread_mutex_lock(&g->lock);
   g->num_threads = n > 0 ? n : omp_get_max_threads();
   granite_set_data_parallel(&g->model, g->num_threads);
+  pthread_mutex_unlock(&g->lock);
+}
+
+int granite_set_precision(granite_model *g, const char *precision) {
+  bool bf16;
+  if (!precision) return -1;
+  if (!strcasecmp(precision, "fp32"))
+    bf16 = false;
+  else if (!strcasecmp(precision, "bf16"))
+    bf16 = true;
+  else
+    return -1;
+  pthread_mutex_lock(&g->lock);
+  bool ok = granite_set_bf16(&g->model, bf16);
+  prediction_cache_clear(&g->cache); /* its numbers came from the other precision */
+  pthread_mutex_unlock(&g->lock);
+  return ok ? 0 : -1;
+}
+
+const char *granite_precision(granite_model *g) {
+  pthread_mutex_lock(&g->lock);
+  const char *p = granite_bf16(&g->model) ? "bf16" : "fp32";
+  pthread_mutex_unlock(&g->lock);
+  return p;
+}
+
+int granite_set_cache_size(granite_model *g, int entries) {
+  if (entries < 0) return -1;
+  pthread_mutex_lock(&g->lock);
+  prediction_cache_free(&g->cache);
+  prediction_cache_init(&g->cache, entries, g->num_tasks);
+  pthread_mutex_unlock(&g->lock);
+  return 0;
+}
+
+void granite_cache_stats(granite_model *g, long *hits, long *lookups) {
+  pthread_mutex_lock(&g->lock);
+  if (hits) *hits = g->cache.hits;
+  if (lookups) *lookups = g->cache.lookups;
+  pthread_mutex_unlock(&g->lock);
 }
 
 /* Canonicalizes and builds the graph of one block into slot i. 0 or -1. */
@@ -115,37 +171,70 @@ static int build_graph(granite_model *g, int i, const uint8_t *code, size_t size
   return rc;
 }
 
-int granite_predict_batch(granite_model *g, const uint8_t *const *blocks, const size_t *sizes, int n, float *out) {
-  if (n <= 0) return 0;
+static void append(granite_model *g, size_t *len, const void *data, size_t bytes) {
+  grow_array((void **)&g->key, &g->key_cap, *len + bytes, 1);
+  memcpy(g->key + *len, data, bytes);
+  *len += bytes;
+}
+
+/* The cache key of a block: its graph, which is all the model sees of it. */
+static size_t graph_key(granite_model *g, const BlockGraph *gr) {
+  size_t len = 0;
+  int32_t sizes[3] = {gr->num_nodes, gr->num_edges, gr->num_instructions};
+  append(g, &len, sizes, sizeof sizes);
+  append(g, &len, gr->node_tokens, sizeof(int32_t) * (size_t)gr->num_nodes);
+  append(g, &len, gr->node_types, (size_t)gr->num_nodes);
+  append(g, &len, gr->edge_types, (size_t)gr->num_edges);
+  append(g, &len, gr->senders, sizeof(int32_t) * (size_t)gr->num_edges);
+  append(g, &len, gr->receivers, sizeof(int32_t) * (size_t)gr->num_edges);
+  return len;
+}
+
+static int predict_locked(granite_model *g, const uint8_t *const *blocks, const size_t *sizes, int n, float *out) {
   if (n > g->graphs_cap) {
     g->graphs = xrealloc(g->graphs, n * sizeof *g->graphs);
     memset(g->graphs + g->graphs_cap, 0, (n - g->graphs_cap) * sizeof *g->graphs);
     g->graphs_cap = n;
   }
-  int T = g->num_tasks;
-  int *ok = xmalloc(n * sizeof *ok);
+  grow_array((void **)&g->slot, &g->slot_cap, (size_t)n, sizeof *g->slot);
+  int T = g->num_tasks, bad = 0, rows = 0;
   batch_clear(&g->batch);
-  int num_ok = 0;
   for (int i = 0; i < n; i++) {
-    ok[i] = build_graph(g, i, blocks[i], sizes[i]) == 0;
-    if (ok[i]) {
-      batch_add(&g->batch, &g->graphs[i], NULL, NULL, NULL, NULL);
-      num_ok++;
+    float *o = out + (size_t)i * T;
+    g->slot[i] = -1;
+    if (build_graph(g, i, blocks[i], sizes[i]) != 0) {
+      for (int t = 0; t < T; t++) o[t] = NAN;
+      bad++;
+      continue;
     }
+    if (prediction_cache_get(&g->cache, g->key, graph_key(g, &g->graphs[i]), o)) continue;
+    batch_add(&g->batch, &g->graphs[i], NULL, NULL, NULL, NULL);
+    g->slot[i] = rows++;
   }
-  if (num_ok > 0) {
+  if (rows > 0) {
     int saved = omp_get_max_threads();
     omp_set_num_threads(g->num_threads);
-    size_t rows = (size_t)granite_output_rows(&g->model, &g->batch) * T;
-    grow_array((void **)&g->outputs, &g->outputs_cap, rows, sizeof(float));
-    grow_array((void **)&g->predictions, &g->predictions_cap, (size_t)num_ok * T, sizeof(float));
+    size_t R = (size_t)granite_output_rows(&g->model, &g->batch) * T;
+    grow_array((void **)&g->outputs, &g->outputs_cap, R, sizeof(float));
+    grow_array((void **)&g->predictions, &g->predictions_cap, (size_t)rows * T, sizeof(float));
     granite_forward(&g->model, &g->batch, g->outputs, g->predictions);
     omp_set_num_threads(saved);
+    for (int i = 0; i < n; i++) {
+      if (g->slot[i] < 0) continue;
+      const float *p = g->predictions + (size_t)g->slot[i] * T;
+      memcpy(out + (size_t)i * T, p, sizeof(float) * (size_t)T);
+      if (g->cache.capacity > 0) prediction_cache_put(&g->cache, g->key, graph_key(g, &g->graphs[i]), p);
+    }
   }
-  for (int i = 0, k = 0; i < n; k += ok[i], i++)
-    for (int t = 0; t < T; t++) out[(size_t)i * T + t] = ok[i] ? g->predictions[(size_t)k * T + t] : NAN;
-  free(ok);
-  return num_ok == n ? 0 : -1;
+  return bad == 0 ? 0 : -1;
+}
+
+int granite_predict_batch(granite_model *g, const uint8_t *const *blocks, const size_t *sizes, int n, float *out) {
+  if (n <= 0) return 0;
+  pthread_mutex_lock(&g->lock);
+  int rc = predict_locked(g, blocks, sizes, n, out);
+  pthread_mutex_unlock(&g->lock);
+  return rc;
 }
 
 int granite_predict_bytes(granite_model *g, const uint8_t *code, size_t size, float *out) {

@@ -2,17 +2,26 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "granite.h"
+#include "io/bhive_csv.h"
 #include "io/checkpoint.h"
 #include "train/flops.h"
 #include "train/optimizer.h"
 #include "util/common.h"
 #include "util/machine.h"
 #include "x86/canonicalize.h"
+
+static double cpu_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
 
 void bench_set_threads(int threads) {
   omp_set_num_threads(threads);
@@ -100,7 +109,8 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
   int rc = 0;
   for (int step = 0; !phase_done(o, r); step++) {
     bool timed = step >= o->warmup_steps;
-    double t0 = now_seconds();
+    if (step == o->warmup_steps) granite_data_parallel_stats(m, true, NULL, NULL);
+    double t0 = now_seconds(), c0 = cpu_seconds();
     int k = sampler_next(&s, ids);
     if (k == 0) {
       gr_error("bench: no block fits a batch of %d blocks / %d instructions", o->max_blocks,
@@ -122,6 +132,7 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
     if (!timed) continue;
     r->steps++;
     r->seconds += t4 - t0;
+    r->cpu_seconds += cpu_seconds() - c0;
     r->t_batch += t1 - t0;
     r->t_forward += t2 - t1;
     r->t_backward += t3 - t2;
@@ -129,6 +140,7 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
     count_step(r, &sb, m, true);
   }
   r->peak_rss_mib = machine_peak_rss_mib();
+  granite_data_parallel_stats(m, false, &r->region_seconds, &r->busy_seconds);
   free(ids);
   step_buffers_free(&sb);
   optimizer_free(&opt);
@@ -148,7 +160,8 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
   StepBuffers sb;
   step_buffers_init(&sb, ds->num_tasks);
   for (int step = 0; !phase_done(o, r); step++) {
-    double t0 = now_seconds();
+    if (step == o->warmup_steps) granite_data_parallel_stats(m, true, NULL, NULL);
+    double t0 = now_seconds(), c0 = cpu_seconds();
     int k = sampler_next(&s, ids);
     if (k == 0) { /* end of the file: go round again */
       sampler_free(&s);
@@ -163,11 +176,13 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
     if (step < o->warmup_steps) continue;
     r->steps++;
     r->seconds += t2 - t0;
+    r->cpu_seconds += cpu_seconds() - c0;
     r->t_batch += t1 - t0;
     r->t_forward += t2 - t1;
     count_step(r, &sb, m, false);
   }
   r->peak_rss_mib = machine_peak_rss_mib();
+  granite_data_parallel_stats(m, false, &r->region_seconds, &r->busy_seconds);
   free(ids);
   step_buffers_free(&sb);
   sampler_free(&s);
@@ -243,8 +258,48 @@ int bench_latency(GraniteModel *m, const GraphOptions *g, const uint8_t *code, s
   return rc;
 }
 
+/* Reads up to max_blocks blocks of a BHive CSV (hex, throughput) into one
+ * buffer: *code, offsets[k]..offsets[k+1] for block k. Returns the count. */
+static int read_csv_blocks(const char *csv, int max_blocks, uint8_t **code, size_t **offsets) {
+  FILE *f = fopen(csv, "r");
+  if (!f) return 0;
+  BhiveCsvColumns cols = {0, 1};
+  char *line = NULL;
+  size_t line_cap = 0, code_cap = 0, off_cap = 0, used = 0;
+  uint8_t *buf = NULL;
+  size_t buf_cap = 0;
+  int n = 0, first = 1;
+  ssize_t len;
+  grow_array((void **)offsets, &off_cap, 1, sizeof **offsets);
+  (*offsets)[0] = 0;
+  while (n < max_blocks && (len = getline(&line, &line_cap, f)) > 0) {
+    BhiveCsvLine l;
+    if (bhive_csv_parse_line(line, (size_t)len, &cols, first, &buf, &buf_cap, &l) == BHIVE_OK) {
+      grow_array((void **)code, &code_cap, used + l.code_len, 1);
+      memcpy(*code + used, l.code, l.code_len);
+      used += l.code_len;
+      grow_array((void **)offsets, &off_cap, (size_t)n + 2, sizeof **offsets);
+      (*offsets)[++n] = used;
+    }
+    first = 0;
+  }
+  free(line);
+  free(buf);
+  fclose(f);
+  return n;
+}
+
+/* Mean ms per call of predicting blocks one at a time; counts failures as calls. */
+static double stream_ms(granite_model *g, const uint8_t *code, const size_t *off, int n) {
+  float out[GRANITE_MAX_TASKS];
+  double t0 = now_seconds();
+  for (int k = 0; k < n; k++) granite_predict_bytes(g, code + off[k], off[k + 1] - off[k], out);
+  return (now_seconds() - t0) * 1e3 / n;
+}
+
 int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *path, const uint8_t *code,
-                      size_t len, int calls, LatencyResult *r) {
+                      size_t len, int calls, const char *precision, LatencyResult *r, const char *csv,
+                      int stream_blocks, CacheResult *cache) {
   memset(r, 0, sizeof *r);
   if (calls < 1) calls = 1;
   const char *names[GRANITE_MAX_TASKS];
@@ -258,11 +313,14 @@ int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *pat
   if (checkpoint_write_file(path, &c) != 0) return -1;
   char err[256];
   granite_model *g = granite_load(path, err, sizeof err);
+  remove(path);
   if (!g) {
     gr_error("bench: %s", err);
     return -1;
   }
   granite_set_num_threads(g, 1);
+  granite_set_precision(g, precision);
+  granite_set_cache_size(g, 0); /* the model's own latency */
   float out[GRANITE_MAX_TASKS];
   double *ms = xmalloc((size_t)calls * sizeof *ms);
   int rc = 0;
@@ -276,9 +334,31 @@ int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *pat
     if (i >= 0) ms[i] = (now_seconds() - t0) * 1e3;
   }
   if (rc == 0) summarize_latency(r, ms, calls, out[0]);
+  if (rc == 0 && cache) {
+    memset(cache, 0, sizeof *cache);
+    cache->cache_size = GRANITE_DEFAULT_CACHE_SIZE;
+    granite_set_cache_size(g, GRANITE_DEFAULT_CACHE_SIZE);
+    for (int i = -1; i < calls; i++) { /* the first call fills the cache */
+      double t0 = now_seconds();
+      granite_predict_bytes(g, code, len, out);
+      if (i >= 0) ms[i] = (now_seconds() - t0) * 1e3;
+    }
+    summarize_latency(&cache->hit, ms, calls, out[0]);
+    uint8_t *blocks = NULL;
+    size_t *off = NULL;
+    int n = csv && stream_blocks > 0 ? read_csv_blocks(csv, stream_blocks, &blocks, &off) : 0;
+    if (n > 0) {
+      granite_set_cache_size(g, 0);
+      cache->stream_uncached_ms_per_block = stream_ms(g, blocks, off, n);
+      granite_set_cache_size(g, GRANITE_DEFAULT_CACHE_SIZE);
+      cache->stream_ms_per_block = stream_ms(g, blocks, off, n);
+      granite_cache_stats(g, &cache->stream_hits, &cache->stream_blocks);
+    }
+    free(blocks);
+    free(off);
+  }
   free(ms);
   granite_free(g);
-  remove(path);
   return rc;
 }
 

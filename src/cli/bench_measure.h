@@ -15,11 +15,18 @@
 typedef struct {
   int steps;          /* timed steps (after warm-up) */
   double seconds;     /* wall time of the timed steps */
+  double cpu_seconds; /* CPU time the process got during them (all threads): on a
+                         machine shared with other jobs, blocks per CPU-second of a
+                         1-thread run is steadier than per wall-second */
   double blocks, instructions, nodes, edges; /* summed over timed steps */
   double flops;       /* reference-model FLOPs of the timed steps (train step or forward) */
   /* where the time went (seconds, summed) */
   double t_batch, t_forward, t_backward, t_update;
   double peak_rss_mib; /* high-water RSS during this phase */
+  /* data-parallel runs (granite_data_parallel_stats over the timed steps):
+   * wall time inside the replicas' parallel regions, and the replicas' own
+   * pass time summed over threads */
+  double region_seconds, busy_seconds;
 } PhaseResult;
 
 typedef struct {
@@ -57,11 +64,26 @@ typedef struct {
 int bench_latency(GraniteModel *m, const GraphOptions *g, const uint8_t *code, size_t len, int calls,
                   LatencyResult *r);
 
+/* The prediction cache of the C API on a stream of blocks, one call each. */
+typedef struct {
+  LatencyResult hit;   /* the latency block answered from the cache */
+  long stream_blocks;  /* blocks of the stream predicted (0: no stream) */
+  long stream_hits;    /* of which answered from the cache */
+  double stream_ms_per_block, stream_uncached_ms_per_block; /* mean time per call, cache on / off */
+  int cache_size;
+} CacheResult;
+
 /* The same through the public C API (include/granite.h): the model is
  * written as a checkpoint to path, loaded with granite_load, and
- * granite_predict_bytes is timed on one thread. 0, or -1 after an error line. */
+ * granite_predict_bytes is timed on one thread with the cache off (r), in
+ * the given precision (granite_set_precision).
+ * With cache != NULL also: the latency of a cache hit, and, when csv is
+ * not NULL, its first stream_blocks blocks predicted in file order one call
+ * each (as a compiler asks), with the default cache and without. 0, or -1
+ * after an error line. */
 int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *path, const uint8_t *code,
-                      size_t len, int calls, LatencyResult *r);
+                      size_t len, int calls, const char *precision, LatencyResult *r, const char *csv,
+                      int stream_blocks, CacheResult *cache);
 
 /* GFLOP/s of cblas_sgemm C[M,N] = A[M,K]·B[K,N], best of a few runs lasting
  * about `seconds` in total, with the current thread count. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@
 
 #define MAX_CONFIGS 4
 #define MAX_THREAD_COUNTS 8
-#define MAX_RUNS (2 * MAX_THREAD_COUNTS)
+#define MAX_RUNS (4 * MAX_THREAD_COUNTS) /* x 2 parallel modes x 2 precisions */
 
 /* Spec §3.7 worked example without its last instruction: 5 instructions
  * (sub, mov, mov, sar, sub), the block the latency is measured on. */
@@ -36,12 +37,14 @@ typedef struct {
   struct {
     int threads;
     bool data_parallel;
+    bool bf16;
     PhaseResult train, predict;
     bool has_train, has_predict;
   } runs[MAX_RUNS];
   int num_runs;
-  LatencyResult latency, latency_api;
-  bool has_latency, has_latency_api;
+  LatencyResult latency[2], latency_api[2]; /* [0] FP32, [1] BF16 */
+  CacheResult cache;                        /* with the first precision measured */
+  bool has_latency[2], has_latency_api[2], has_cache;
   size_t num_params;
 } ConfigResult;
 
@@ -240,7 +243,7 @@ static double load_average(void) {
 
 static double gflops(const PhaseResult *r) { return r->seconds > 0 ? r->flops / r->seconds * 1e-9 : 0; }
 
-static void print_phase_row(FILE *out, const char *cfg, int threads, bool data_parallel, const char *what,
+static void print_phase_row(FILE *out, const char *cfg, int threads, bool data_parallel, bool bf16, const char *what,
                             const PhaseResult *r, double peak, double nominal_peak) {
   double g = gflops(r);
   double blocks = r->seconds > 0 ? r->blocks / r->seconds : 0;
@@ -249,8 +252,8 @@ static void print_phase_row(FILE *out, const char *cfg, int threads, bool data_p
          upd = r->t_update / r->seconds * 100, bat = r->t_batch / r->seconds * 100;
   char th[16];
   snprintf(th, sizeof th, "%d%s", threads, threads > 1 ? (data_parallel ? " data" : " kern") : "");
-  fprintf(out, "%-8s %7s  %-8s %10.0f %9.2f %9.1f %6.1f%% %7.1f%%  %5.0f%%/%3.0f%%/%3.0f%%/%3.0f%%  %8.0f\n", cfg,
-          th, what, blocks, steps, g, peak > 0 ? g / peak * 100 : 0,
+  fprintf(out, "%-8s %7s  %-4s  %-8s %10.0f %10.0f %9.2f %9.1f %6.1f%% %7.1f%%  %5.0f%%/%3.0f%%/%3.0f%%/%3.0f%%  %8.0f\n", cfg,
+          th, bf16 ? "bf16" : "fp32", what, blocks, r->cpu_seconds > 0 ? r->blocks / r->cpu_seconds : 0, steps, g, peak > 0 ? g / peak * 100 : 0,
           nominal_peak > 0 ? g / nominal_peak * 100 : 0, bat, fwd, bwd, upd, r->peak_rss_mib);
   (void)threads;
 }
@@ -260,12 +263,14 @@ static void json_phase(FILE *f, const char *name, const PhaseResult *r, double p
   fprintf(f,
           "\"%s\": {\"steps\": %d, \"seconds\": %.6f, \"blocks\": %.0f, \"instructions\": %.0f, "
           "\"nodes\": %.0f, \"edges\": %.0f, \"blocks_per_s\": %.3f, \"steps_per_s\": %.4f, "
-          "\"flops\": %.6g, \"gflops_per_s\": %.3f, \"fraction_of_peak\": %.4f, \"fraction_of_nominal_peak\": %.4f, "
+          "\"cpu_seconds\": %.6f, \"flops\": %.6g, \"gflops_per_s\": %.3f, \"fraction_of_peak\": %.4f, \"fraction_of_nominal_peak\": %.4f, "
           "\"seconds_batch\": %.6f, \"seconds_forward\": %.6f, \"seconds_backward\": %.6f, "
-          "\"seconds_update\": %.6f, \"peak_rss_mib\": %.1f}",
+          "\"seconds_update\": %.6f, \"peak_rss_mib\": %.1f, \"seconds_parallel_region\": %.6f, "
+          "\"replica_busy_seconds\": %.6f}",
           name, r->steps, r->seconds, r->blocks, r->instructions, r->nodes, r->edges,
-          r->seconds > 0 ? r->blocks / r->seconds : 0, r->seconds > 0 ? r->steps / r->seconds : 0, r->flops, g,
-          peak > 0 ? g / peak : 0, nominal_peak > 0 ? g / nominal_peak : 0, r->t_batch, r->t_forward, r->t_backward, r->t_update, r->peak_rss_mib);
+          r->seconds > 0 ? r->blocks / r->seconds : 0, r->seconds > 0 ? r->steps / r->seconds : 0, r->cpu_seconds, r->flops, g,
+          peak > 0 ? g / peak : 0, nominal_peak > 0 ? g / nominal_peak : 0, r->t_batch, r->t_forward, r->t_backward, r->t_update, r->peak_rss_mib,
+          r->region_seconds, r->busy_seconds);
 }
 
 static void json_string(FILE *f, const char *s) {
@@ -280,10 +285,10 @@ static void json_string(FILE *f, const char *s) {
 int cmd_bench(int argc, char **argv) {
   StrList inputs = {0};
   char *csv = NULL, *tokens = NULL, *configs = "default,256", *threads_text = NULL, *json = NULL;
-  char *dump = NULL, *cache_dir = "/tmp/granite-bench", *parallel = "data";
+  char *dump = NULL, *cache_dir = "/tmp/granite-bench", *parallel = "data", *precision = "fp32";
   double seconds = 4.0;
   int max_steps = 100000, warmup = 2, max_blocks = 100, max_instructions = 1000000, predict_batch = 1000;
-  int repeat = 1, latency_calls = 2000, skip_train = 0, skip_predict = 0, skip_latency = 0, skip_sgemm = 0;
+  int repeat = 1, latency_calls = 2000, cache_stream = 20000, skip_train = 0, skip_predict = 0, skip_latency = 0, skip_sgemm = 0;
   uint64_t seed = 123456789;
   FlagSpec flags[] = {
       {"input|gematria_input_file", FLAG_LIST, &inputs, "FILE.tfrecord",
@@ -303,6 +308,9 @@ int cmd_bench(int argc, char **argv) {
        "how several threads share a step: data (the batch split by blocks, one single-threaded "
        "model pass per thread, gradients summed; default), kernels (one pass, every kernel and "
        "sgemm multi-threaded), or data,kernels to measure both"},
+      {"precision", FLAG_STRING, &precision, "LIST",
+       "fp32 (default), bf16 (matmuls in BF16 with FP32 accumulation, AVX512_BF16), or fp32,bf16 to compare "
+       "them in one run (interleaved with --repeat); %peak of a bf16 row is of the BF16 (vdpbf16ps) peak"},
       {"repeat", FLAG_INT, &repeat, "N",
        "run every measurement N times and keep the fastest (on a shared machine the fastest run is "
        "the one least disturbed by other jobs); default 1"},
@@ -315,6 +323,9 @@ int cmd_bench(int argc, char **argv) {
        "instructions per batch cap (default 1000000)"},
       {"predict-batch", FLAG_INT, &predict_batch, "N", "blocks per prediction batch (default 1000)"},
       {"latency-calls", FLAG_INT, &latency_calls, "N", "single-block predictions timed (default 2000)"},
+      {"cache-stream", FLAG_INT, &cache_stream, "N",
+       "blocks of the BHive CSV (--csv or the default one) predicted one call each in file order, with "
+       "the C API's prediction cache and without, for its hit rate (default 20000; 0: skip)"},
       {"seed", FLAG_UINT64, &seed, "N", "random seed of parameters and batches"},
       {"json", FLAG_STRING, &json, "FILE", "also write the results as JSON to FILE ('--json' alone or "
                                            "'--json -': to stdout, the table then goes to stderr)"},
@@ -367,9 +378,28 @@ int cmd_bench(int argc, char **argv) {
     gr_error("bench: --parallel=%s: expected data, kernels or data,kernels", parallel);
     return 2;
   }
+  bool precisions[2] = {false, false};
+  for (const char *p = precision; *p;) {
+    size_t n = strcspn(p, ",");
+    if (n == 4 && !strncasecmp(p, "fp32", 4))
+      precisions[0] = true;
+    else if (n == 4 && !strncasecmp(p, "bf16", 4))
+      precisions[1] = true;
+    else {
+      gr_error("bench: --precision=%s: expected fp32, bf16 or fp32,bf16", precision);
+      return 2;
+    }
+    p += n + (p[n] == ',');
+  }
+  if (precisions[1] && !mp.has_avx512_bf16) {
+    fprintf(stderr, "bench: note: this CPU lacks AVX512_BF16: --precision bf16 runs in FP32\n");
+    precisions[1] = false;
+    precisions[0] = true;
+  }
   FILE *out = json && !strcmp(json, "-") ? stderr : stdout;
 
   /* --- data --- */
+  const char *stream_csv = csv ? csv : inputs.n == 0 ? default_csv() : NULL;
   if (prepare_inputs(&inputs, csv, cache_dir, &tokens) != 0) return 1;
   Vocab vocab;
   if (vocab_load(&vocab, tokens) != 0) return 1;
@@ -402,7 +432,11 @@ int cmd_bench(int argc, char **argv) {
   /* --- machine and the sgemm reference --- */
   char desc[256];
   machine_describe_peak(&mp, mp.cores, desc, sizeof desc);
-  fprintf(out, "machine: %s, %d cores; FP32 peak: %s\n", mp.cpu_name, mp.cores, desc);
+  char bf16_desc[256];
+  machine_describe_bf16_peak(&mp, mp.cores, bf16_desc, sizeof bf16_desc);
+  fprintf(out, "machine: %s (%s), %d cores; clock %.3f GHz on one busy core, %.3f GHz with all %d busy\n"
+               "FP32 peak: %s\nBF16 peak: %s\n",
+          mp.cpu_name, mp.cpu_id, mp.cores, mp.measured_ghz, mp.measured_ghz_all_cores, mp.cores, desc, bf16_desc);
   fprintf(out, "OpenBLAS %s, kernels for %s\n", openblas_get_config(), openblas_get_corename());
   const char *coretype = getenv("OPENBLAS_CORETYPE");
   if (mp.simd_lanes == 16 && (strcasestr(openblas_get_corename(), "haswell") || strcasestr(openblas_get_corename(), "zen")))
@@ -454,14 +488,24 @@ int cmd_bench(int argc, char **argv) {
     granite_model_destroy(&model);
     PhaseOptions train_opts = {max_blocks, max_instructions, warmup, max_steps, seconds, 3, seed, 1};
     PhaseOptions predict_opts = {predict_batch, max_instructions, 1, max_steps, seconds, 2, seed, 1};
-    for (int i = 0; i < num_thread_counts && rc == 0; i++)
-      for (int mode = 0; mode < 2 && rc == 0; mode++) {
-        int t = thread_counts[i];
-        if (!modes[mode] || (t == 1 && mode == 1 && modes[0])) continue; /* 1 thread: one mode is enough */
+    for (int i = 0; i < num_thread_counts; i++)
+      for (int mode = 0; mode < 2; mode++)
+        for (int p = 0; p < 2; p++) {
+          int t = thread_counts[i];
+          if (!modes[mode] || (t == 1 && mode == 1 && modes[0]) || !precisions[p]) continue; /* 1 thread: one mode */
+          cr->runs[cr->num_runs].threads = t;
+          cr->runs[cr->num_runs].data_parallel = mode == 0 && t > 1;
+          cr->runs[cr->num_runs].bf16 = p == 1;
+          cr->num_runs++;
+        }
+    /* --repeat goes round all runs (A B A B ...), so that the precisions and
+     * thread counts compared see the same moments of a shared machine; the
+     * fastest of each is kept */
+    for (int rep = 0; rep < repeat && rc == 0; rep++)
+      for (int k = 0; k < cr->num_runs && rc == 0; k++) {
+        int t = cr->runs[k].threads;
         bench_set_threads(t);
-        cr->runs[cr->num_runs].threads = t;
-        cr->runs[cr->num_runs].data_parallel = mode == 0 && t > 1;
-        train_opts.data_parallel = predict_opts.data_parallel = mode == 0 ? t : 1;
+        train_opts.data_parallel = predict_opts.data_parallel = cr->runs[k].data_parallel || t == 1 ? t : 1;
         for (int phase = 0; phase < 2 && rc == 0; phase++) {
           if (phase == 0 ? skip_train : skip_predict) continue;
           if (granite_model_create(&model, &cr->cfg) != 0) {
@@ -469,24 +513,19 @@ int cmd_bench(int argc, char **argv) {
             break;
           }
           granite_model_init_params(&model, seed);
-          PhaseResult *best = phase == 0 ? &cr->runs[cr->num_runs].train : &cr->runs[cr->num_runs].predict;
-          for (int rep = 0; rep < repeat && rc == 0; rep++) {
-            PhaseResult pr;
-            if (rep > 0) granite_model_init_params(&model, seed);
-            if ((phase == 0 ? bench_train(&model, &ds, &train_opts, &pr)
-                            : bench_predict(&model, &ds, &predict_opts, &pr)) != 0) {
-              rc = 1;
-              break;
-            }
-            if (rep == 0 || pr.blocks / pr.seconds > best->blocks / best->seconds) *best = pr;
-          }
+          granite_set_bf16(&model, cr->runs[k].bf16);
+          PhaseResult *best = phase == 0 ? &cr->runs[k].train : &cr->runs[k].predict, pr;
+          if ((phase == 0 ? bench_train(&model, &ds, &train_opts, &pr)
+                          : bench_predict(&model, &ds, &predict_opts, &pr)) != 0)
+            rc = 1;
+          else if (rep == 0 || pr.blocks / pr.seconds > best->blocks / best->seconds)
+            *best = pr;
           if (phase == 0)
-            cr->runs[cr->num_runs].has_train = rc == 0;
+            cr->runs[k].has_train = rc == 0;
           else
-            cr->runs[cr->num_runs].has_predict = rc == 0;
+            cr->runs[k].has_predict = rc == 0;
           granite_model_destroy(&model);
         }
-        cr->num_runs++;
       }
     if (!skip_latency && rc == 0 && granite_model_create(&model, &cr->cfg) == 0) {
       granite_model_init_params(&model, seed);
@@ -494,50 +533,116 @@ int cmd_bench(int argc, char **argv) {
       uint8_t code[sizeof LATENCY_BLOCK_HEX / 2];
       size_t len = strlen(LATENCY_BLOCK_HEX) / 2;
       for (size_t k = 0; k < len; k++) sscanf(LATENCY_BLOCK_HEX + 2 * k, "%2hhx", &code[k]);
-      if (bench_latency(&model, &gopts, code, len, latency_calls, &cr->latency) == 0) cr->has_latency = true;
       char ckpt[PATH_MAX + 64];
       snprintf(ckpt, sizeof ckpt, "%s/bench-latency-%s-%d.ckpt", cache_dir, cr->name, (int)getpid());
       mkdir(cache_dir, 0777);
-      if (bench_latency_api(&model, &vocab, ckpt, code, len, latency_calls, &cr->latency_api) == 0)
-        cr->has_latency_api = true;
+      for (int rep = 0; rep < repeat; rep++)
+        for (int p = 0; p < 2; p++) {
+          if (!precisions[p]) continue;
+          LatencyResult lr;
+          granite_set_bf16(&model, p == 1);
+          if (bench_latency(&model, &gopts, code, len, latency_calls, &lr) == 0 &&
+              (!cr->has_latency[p] || lr.median_ms < cr->latency[p].median_ms)) {
+            cr->latency[p] = lr;
+            cr->has_latency[p] = true;
+          }
+          bool with_cache = !cr->has_cache;
+          if (bench_latency_api(&model, &vocab, ckpt, code, len, latency_calls, p == 1 ? "bf16" : "fp32", &lr,
+                                stream_csv, cache_stream, with_cache ? &cr->cache : NULL) == 0) {
+            cr->has_cache = true;
+            if (!cr->has_latency_api[p] || lr.median_ms < cr->latency_api[p].median_ms) {
+              cr->latency_api[p] = lr;
+              cr->has_latency_api[p] = true;
+            }
+          }
+        }
       granite_model_destroy(&model);
     }
   }
   free(cfg_list);
 
   /* --- report --- */
-  fprintf(out, "\n%-8s %7s  %-8s %10s %9s %9s %7s %8s  %-22s  %8s\n", "config", "threads", "phase", "blocks/s",
-          "steps/s", "GFLOP/s", "%peak", "%nominal", "time: batch/fwd/bwd/upd", "RSS MiB");
+  fprintf(out, "\n%-8s %7s  %-4s  %-8s %10s %10s %9s %9s %7s %8s  %-22s  %8s\n", "config", "threads", "prec", "phase",
+          "blocks/s", "blocks/cpu-s", "steps/s", "GFLOP/s", "%peak", "%nominal", "time: batch/fwd/bwd/upd", "RSS MiB");
   double nominal_scale = mp.ghz > 0 && mp.nominal_ghz > 0 ? mp.nominal_ghz / mp.ghz : 0;
   for (int c = 0; c < num_results; c++)
     for (int i = 0; i < results[c].num_runs; i++) {
       int t = results[c].runs[i].threads;
-      double peak = machine_peak_for_threads(&mp, t);
+      bool bf = results[c].runs[i].bf16;
+      double peak = bf ? machine_bf16_peak_for_threads(&mp, t) : machine_peak_for_threads(&mp, t);
       if (results[c].runs[i].has_train)
-        print_phase_row(out, results[c].name, t, results[c].runs[i].data_parallel, "train", &results[c].runs[i].train, peak, peak * nominal_scale);
+        print_phase_row(out, results[c].name, t, results[c].runs[i].data_parallel, bf, "train", &results[c].runs[i].train,
+                        peak, peak * nominal_scale);
       if (results[c].runs[i].has_predict)
-        print_phase_row(out, results[c].name, t, results[c].runs[i].data_parallel, "predict", &results[c].runs[i].predict, peak,
-                        peak * nominal_scale);
+        print_phase_row(out, results[c].name, t, results[c].runs[i].data_parallel, bf, "predict",
+                        &results[c].runs[i].predict, peak, peak * nominal_scale);
+    }
+  /* where the rest of multi-thread scaling goes (bench/README.md "Two cores") */
+  for (int c = 0; c < num_results; c++)
+    for (int i = 0; i < results[c].num_runs; i++) {
+      const ConfigResult *cr = &results[c];
+      if (!cr->runs[i].data_parallel) continue;
+      const PhaseResult *one[2] = {NULL, NULL};
+      for (int j = 0; j < cr->num_runs; j++)
+        if (cr->runs[j].threads == 1 && cr->runs[j].bf16 == cr->runs[i].bf16) {
+          one[0] = cr->runs[j].has_train ? &cr->runs[j].train : NULL;
+          one[1] = cr->runs[j].has_predict ? &cr->runs[j].predict : NULL;
+        }
+      for (int ph = 0; ph < 2; ph++) {
+        const PhaseResult *r = ph ? &cr->runs[i].predict : &cr->runs[i].train;
+        if (!(ph ? cr->runs[i].has_predict : cr->runs[i].has_train) || r->seconds <= 0 || r->region_seconds <= 0)
+          continue;
+        int t = cr->runs[i].threads;
+        double thread_time = r->region_seconds * t;
+        fprintf(out, "scaling  %-8s %d threads %s %-7s: %.0f%% of the time in the replicas' parallel passes, "
+                     "where threads were busy %.0f%% and waited %.0f%% (imbalance, gradient sum); %.0f%% outside "
+                     "(batches, Adam)",
+                cr->name, t, cr->runs[i].bf16 ? "bf16" : "fp32", ph ? "predict" : "train",
+                100 * r->region_seconds / r->seconds, 100 * r->busy_seconds / thread_time,
+                100 * (1 - r->busy_seconds / thread_time), 100 * (1 - r->region_seconds / r->seconds));
+        const PhaseResult *o = one[ph];
+        double o_pass = o ? o->t_forward + o->t_backward : 0;
+        if (o && o_pass > 0 && o->blocks > 0)
+          fprintf(out, "; a replica's pass per block takes %.2fx the 1-thread time (shared caches, memory, clock)",
+                  (r->busy_seconds / r->blocks) / (o_pass / o->blocks));
+        fputc('\n', out);
+      }
     }
   for (int c = 0; c < num_results; c++)
-    if (results[c].has_latency_api)
-      fprintf(out, "latency %-8s 1 thread, C API granite_predict_bytes, %d-instruction block: median %.3f ms "
-                   "(p10 %.3f, p90 %.3f, %d calls)\n",
-              results[c].name, results[c].latency.num_instructions, results[c].latency_api.median_ms,
-              results[c].latency_api.p10_ms, results[c].latency_api.p90_ms, results[c].latency_api.calls);
+    for (int p = 0; p < 2; p++)
+      if (results[c].has_latency_api[p])
+        fprintf(out, "latency %-8s %s 1 thread, C API granite_predict_bytes, %d-instruction block, cache off: median "
+                     "%.3f ms (p10 %.3f, p90 %.3f, %d calls)\n",
+                results[c].name, p ? "bf16" : "fp32", results[c].latency[p].num_instructions,
+                results[c].latency_api[p].median_ms, results[c].latency_api[p].p10_ms,
+                results[c].latency_api[p].p90_ms, results[c].latency_api[p].calls);
+  for (int c = 0; c < num_results; c++) {
+    const CacheResult *k = &results[c].cache;
+    if (!results[c].has_cache) continue;
+    fprintf(out, "cache    %-8s %d entries: a hit takes %.4f ms (median); ", results[c].name, k->cache_size,
+            k->hit.median_ms);
+    if (k->stream_blocks > 0)
+      fprintf(out, "%ld blocks of %s one call each: hit rate %.1f%%, %.4f ms per block (%.4f without the cache)\n",
+              k->stream_blocks, base_name(stream_csv), 100.0 * k->stream_hits / k->stream_blocks,
+              k->stream_ms_per_block, k->stream_uncached_ms_per_block);
+    else
+      fprintf(out, "no block stream (give --csv FILE.csv for a hit rate)\n");
+  }
   for (int c = 0; c < num_results; c++)
-    if (results[c].has_latency)
-      fprintf(out, "latency %-8s 1 thread, one %d-instruction block (internal path: bytes -> canonicalize -> graph -> forward): median %.3f ms "
-                   "(p10 %.3f, p90 %.3f, %d calls)\n",
-              results[c].name, results[c].latency.num_instructions, results[c].latency.median_ms,
-              results[c].latency.p10_ms, results[c].latency.p90_ms, results[c].latency.calls);
+    for (int p = 0; p < 2; p++)
+      if (results[c].has_latency[p])
+        fprintf(out, "latency %-8s %s 1 thread, one %d-instruction block (internal path: bytes -> canonicalize -> "
+                     "graph -> forward): median %.3f ms (p10 %.3f, p90 %.3f, %d calls)\n",
+                results[c].name, p ? "bf16" : "fp32", results[c].latency[p].num_instructions,
+                results[c].latency[p].median_ms, results[c].latency[p].p10_ms, results[c].latency[p].p90_ms,
+                results[c].latency[p].calls);
   double load_end = load_average();
   fprintf(out, "load average (1 min) at start %.2f, at end %.2f on %d cores%s\n", load_start, load_end, mp.cores,
           load_start > 0.5 || load_end > mp.cores * 0.75 ? " (other jobs, or runs just before, were busy: multi-thread figures suffer most)"
                                                          : "");
   fprintf(out, "train: %d-block randomized batches; predict: %d-block batches; FLOPs of the reference model "
                "(spec §7); %%peak against the peak of the threads used at the measured clock, %%nominal at the "
-               "/proc/cpuinfo clock; RSS = peak of the phase incl. the "
+               "/proc/cpuinfo clock; blocks/cpu-s per CPU-second the process got (steadier than blocks/s when other jobs share the cores); RSS = peak of the phase incl. the "
                "loaded data set\n",
           max_blocks, predict_batch);
 
@@ -549,14 +654,22 @@ int cmd_bench(int argc, char **argv) {
     }
     fprintf(jf, "{\"machine\": {\"cpu\": ");
     json_string(jf, mp.cpu_name);
+    fprintf(jf, ", \"cpu_id\": ");
+    json_string(jf, mp.cpu_id);
     fprintf(jf, ", \"openblas_core\": \"%s\", \"nominal_ghz\": %.4f, \"measured_ghz\": %.4f, "
-                "\"measured_fma_per_cycle\": %.3f", openblas_get_corename(), mp.nominal_ghz, mp.measured_ghz,
-            mp.measured_fma_per_cycle);
-    fprintf(jf, ", \"cores\": %d, \"ghz\": %.4f, \"isa\": \"%s\", \"simd_lanes\": %d, \"fma_units_assumed\": %d, "
-                "\"peak_gflops\": %.2f, \"peak_gflops_per_core\": %.2f, \"nominal_peak_gflops\": %.2f, \"derivation\": ",
-            mp.cores, mp.ghz, mp.isa, mp.simd_lanes, mp.fma_units, mp.peak_gflops, mp.core_gflops,
-            mp.peak_gflops * nominal_scale);
+                "\"measured_fma512_per_cycle\": %.3f, \"measured_fma256_per_cycle\": %.3f, "
+                "\"measured_dpbf16_per_cycle\": %.3f, \"measured_ghz_all_cores\": %.4f", openblas_get_corename(), mp.nominal_ghz, mp.measured_ghz,
+            mp.fma512_per_cycle, mp.fma256_per_cycle, mp.dpbf16_per_cycle, mp.measured_ghz_all_cores);
+    fprintf(jf, ", \"cores\": %d, \"ghz\": %.4f, \"isa\": \"%s\", \"simd_lanes\": %d, \"peak_isa\": \"%s\", "
+                "\"peak_lanes\": %d, \"fma_per_cycle\": %g, \"fma_per_cycle_measured\": %s, "
+                "\"peak_gflops\": %.2f, \"peak_gflops_per_core\": %.2f, \"nominal_peak_gflops\": %.2f, "
+                "\"bf16_peak_gflops\": %.2f, \"derivation\": ",
+            mp.cores, mp.ghz, mp.isa, mp.simd_lanes, mp.peak_isa, mp.peak_lanes, mp.fma_per_cycle,
+            mp.fma_measured ? "true" : "false", mp.peak_gflops, mp.core_gflops, mp.peak_gflops * nominal_scale,
+            machine_bf16_peak_for_threads(&mp, mp.cores));
     json_string(jf, desc);
+    fprintf(jf, ", \"bf16_derivation\": ");
+    json_string(jf, bf16_desc);
     fprintf(jf, ", \"load_average_start\": %.2f, \"load_average_end\": %.2f},\n \"sgemm\": [", load_start, load_end);
     for (int i = 0; i < num_thread_counts && !skip_sgemm; i++)
       fprintf(jf, "%s{\"threads\": %d, \"m\": %d, \"n\": %d, \"k\": %d, \"gflops_per_s\": %.2f}", i ? ", " : "",
@@ -571,9 +684,11 @@ int cmd_bench(int argc, char **argv) {
       const ConfigResult *cr = &results[c];
       fprintf(jf, "%s\n  {\"config\": \"%s\", \"params\": %zu, \"runs\": [", c ? "," : "", cr->name, cr->num_params);
       for (int i = 0; i < cr->num_runs; i++) {
-        double peak = machine_peak_for_threads(&mp, cr->runs[i].threads);
-        fprintf(jf, "%s{\"threads\": %d, \"parallel\": \"%s\", \"peak_gflops\": %.2f", i ? ", " : "",
-                cr->runs[i].threads, cr->runs[i].data_parallel ? "data" : "kernels", peak);
+        double peak = cr->runs[i].bf16 ? machine_bf16_peak_for_threads(&mp, cr->runs[i].threads)
+                                       : machine_peak_for_threads(&mp, cr->runs[i].threads);
+        fprintf(jf, "%s{\"threads\": %d, \"parallel\": \"%s\", \"precision\": \"%s\", \"peak_gflops\": %.2f",
+                i ? ", " : "", cr->runs[i].threads, cr->runs[i].data_parallel ? "data" : "kernels",
+                cr->runs[i].bf16 ? "bf16" : "fp32", peak);
         if (cr->runs[i].has_train) {
           fputs(", ", jf);
           json_phase(jf, "train", &cr->runs[i].train, peak, peak * nominal_scale);
@@ -585,16 +700,26 @@ int cmd_bench(int argc, char **argv) {
         fputs("}", jf);
       }
       fputs("]", jf);
-      if (cr->has_latency)
-        fprintf(jf, ", \"latency\": {\"threads\": 1, \"instructions\": %d, \"calls\": %d, \"median_ms\": %.5f, "
-                    "\"p10_ms\": %.5f, \"p90_ms\": %.5f, \"min_ms\": %.5f}",
-                cr->latency.num_instructions, cr->latency.calls, cr->latency.median_ms, cr->latency.p10_ms,
-                cr->latency.p90_ms, cr->latency.min_ms);
-      if (cr->has_latency_api)
-        fprintf(jf, ", \"latency_api\": {\"threads\": 1, \"calls\": %d, \"median_ms\": %.5f, \"p10_ms\": %.5f, "
-                    "\"p90_ms\": %.5f, \"min_ms\": %.5f}",
-                cr->latency_api.calls, cr->latency_api.median_ms, cr->latency_api.p10_ms, cr->latency_api.p90_ms,
-                cr->latency_api.min_ms);
+      for (int p = 0; p < 2; p++) {
+        const char *suffix = p ? "_bf16" : "";
+        if (cr->has_latency[p])
+          fprintf(jf, ", \"latency%s\": {\"threads\": 1, \"instructions\": %d, \"calls\": %d, \"median_ms\": %.5f, "
+                      "\"p10_ms\": %.5f, \"p90_ms\": %.5f, \"min_ms\": %.5f}",
+                  suffix, cr->latency[p].num_instructions, cr->latency[p].calls, cr->latency[p].median_ms,
+                  cr->latency[p].p10_ms, cr->latency[p].p90_ms, cr->latency[p].min_ms);
+        if (cr->has_latency_api[p])
+          fprintf(jf, ", \"latency_api%s\": {\"threads\": 1, \"cache\": false, \"calls\": %d, \"median_ms\": %.5f, "
+                      "\"p10_ms\": %.5f, \"p90_ms\": %.5f, \"min_ms\": %.5f}",
+                  suffix, cr->latency_api[p].calls, cr->latency_api[p].median_ms, cr->latency_api[p].p10_ms,
+                  cr->latency_api[p].p90_ms, cr->latency_api[p].min_ms);
+      }
+      if (cr->has_cache)
+        fprintf(jf, ", \"cache\": {\"entries\": %d, \"hit_median_ms\": %.5f, \"stream_blocks\": %ld, "
+                    "\"stream_hits\": %ld, \"hit_rate\": %.4f, \"stream_ms_per_block\": %.5f, "
+                    "\"stream_uncached_ms_per_block\": %.5f}",
+                cr->cache.cache_size, cr->cache.hit.median_ms, cr->cache.stream_blocks, cr->cache.stream_hits,
+                cr->cache.stream_blocks ? (double)cr->cache.stream_hits / cr->cache.stream_blocks : 0,
+                cr->cache.stream_ms_per_block, cr->cache.stream_uncached_ms_per_block);
       fputs("}", jf);
     }
     fputs("\n]}\n", jf);

@@ -8,6 +8,7 @@
 #include "model/model.h"
 #include "model/model_internal.h"
 #include "model/replicas.h"
+#include "nn/linear.h"
 #include "util/common.h"
 
 #define DP_MAX 64
@@ -21,13 +22,7 @@ typedef struct DataParallel {
   size_t cap_out[DP_MAX], cap_pred[DP_MAX];
 } DataParallel;
 
-void granite_set_data_parallel(GraniteModel *m, int threads) {
-  if (threads > DP_MAX) threads = DP_MAX;
-  if (threads != m->work->dp_threads) granite_data_parallel_free(m);
-  m->work->dp_threads = threads > 1 ? threads : 0;
-}
-
-void granite_data_parallel_free(GraniteModel *m) {
+static void data_parallel_free(GraniteModel *m) {
   DataParallel *dp = m->work->dp;
   if (!dp) return;
   granite_replicas_destroy(&dp->reps);
@@ -41,9 +36,15 @@ void granite_data_parallel_free(GraniteModel *m) {
   m->work->dp_last_split = false;
 }
 
-size_t granite_data_parallel_bytes(const GraniteModel *m) {
+void granite_set_data_parallel(GraniteModel *m, int threads) {
+  if (threads > DP_MAX) threads = DP_MAX;
+  if (threads != m->work->dp_threads) data_parallel_free(m);
+  m->work->dp_threads = threads > 1 ? threads : 0;
+}
+
+size_t granite_work_bytes(const GraniteModel *m) {
+  size_t bytes = m->work->arena_bytes;
   const DataParallel *dp = m->work->dp;
-  size_t bytes = 0;
   if (dp)
     for (int i = 0; i < dp->reps.count; i++) bytes += dp->reps.rep[i].work->arena_bytes;
   return bytes;
@@ -148,11 +149,17 @@ static DataParallel *dp_get(GraniteModel *m) {
     }
     for (int i = 0; i < DP_MAX; i++) batch_init(&dp->batch[i], m->cfg.num_tasks);
     w->dp = dp;
+    w->dp_free = data_parallel_free;
   }
-  /* the replicas follow the model's switches */
+  /* the replicas follow the model's switches; in inference-only mode its
+   * weights generation too, so that granite_set_bf16 reaches them */
+  if (w->inference_only && w->weights_generation == 0) w->weights_generation = linear_new_weights_generation();
   for (int i = 0; i < w->dp->reps.count; i++) {
-    w->dp->reps.rep[i].work->reference_path = w->reference_path;
-    w->dp->reps.rep[i].work->inference_only = w->inference_only;
+    ModelWork *rw = w->dp->reps.rep[i].work;
+    rw->reference_path = w->reference_path;
+    rw->inference_only = w->inference_only;
+    rw->bf16 = w->bf16;
+    if (w->inference_only) rw->weights_generation = w->weights_generation;
     w->dp->reps.rep[i].params = m->params;
     w->dp->reps.rep[i].cfg.output_scale = m->cfg.output_scale;
   }
@@ -219,4 +226,17 @@ void granite_backward(GraniteModel *m, const Batch *b, const float *d_outputs) {
   const float *d[DP_MAX];
   for (int p = 0; p < dp->parts; p++) d[p] = d_outputs + (size_t)dp->row0[p] * m->cfg.num_tasks;
   granite_replicas_backward(&dp->reps, dp->batch, d);
+}
+
+void granite_data_parallel_stats(GraniteModel *m, bool reset, double *region_seconds, double *busy_seconds) {
+  DataParallel *dp = m->work->dp;
+  double busy = 0;
+  if (dp)
+    for (int i = 0; i < dp->reps.count; i++) {
+      busy += dp->reps.busy_seconds[i];
+      if (reset) dp->reps.busy_seconds[i] = 0;
+    }
+  if (region_seconds) *region_seconds = dp ? dp->reps.region_seconds : 0;
+  if (busy_seconds) *busy_seconds = busy;
+  if (dp && reset) dp->reps.region_seconds = 0;
 }

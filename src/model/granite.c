@@ -13,6 +13,7 @@
 #include "nn/embedding.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
+#include "nn/parallel.h"
 #include "nn/segment.h"
 #include "util/common.h"
 
@@ -65,6 +66,8 @@ static void plan(ModelWork *w, const GraniteConfig *cfg, Carver *c) {
   bool ln = cfg->graph_module_layer_normalization, ref = w->reference_path;
   int de = w->edge.in_dim, dg = w->global.in_dim;
   int nx = w->node_x_dim + (ref ? G : 0);
+  w->recv_tok = w->inference_only ? INTS(c, m) : NULL;
+  w->send_tok = w->inference_only ? INTS(c, m) : NULL;
   w->recv_off = INTS(c, n + 1);
   w->recv_items = INTS(c, m);
   w->send_off = INTS(c, n + 1);
@@ -151,10 +154,38 @@ static void prepare(GraniteModel *model, const Batch *b) {
   plan(w, &model->cfg, &real);
   csr_build(w->recv_off, w->recv_items, b->receivers, w->m, w->n);
   csr_build(w->send_off, w->send_items, b->senders, w->m, w->n);
+  if (w->recv_tok)
+    for (int j = 0; j < w->m; j++) {
+      w->recv_tok[j] = b->node_tokens[b->receivers[j]];
+      w->send_tok[j] = b->node_tokens[b->senders[j]];
+    }
 }
 
-size_t granite_work_bytes(const GraniteModel *m) {
-  return m->work->arena_bytes + granite_data_parallel_bytes(m);
+/* The first-iteration tables (model_internal.h): rows of the encoder's
+ * embedding tables times the blocks of the edge MLP's first layer. Our
+ * matmul computes each row on its own, in the same order whatever the other
+ * rows, so a table row equals the row the per-batch product would have:
+ * outputs stay bit-identical. true when the tables are ready. */
+static bool first_iteration_tables(GraniteModel *model) {
+  ModelWork *w = model->work;
+  const GraniteConfig *c = &model->cfg;
+  if (!w->inference_only || w->reference_path) return false;
+  if (w->tab_e && w->tab_generation == w->weights_generation) return true;
+  int N = c->node_embedding_size, E = c->edge_embedding_size, V = c->vocab_size, d0 = w->edge.dims[0];
+  size_t need = ((size_t)NUM_EDGE_TYPES + 2 * (size_t)V) * d0;
+  if (need > w->tab_floats) {
+    free(w->tab_e);
+    w->tab_e = xmalloc(need * sizeof(float));
+    w->tab_floats = need;
+  }
+  w->tab_r = w->tab_e + (size_t)NUM_EDGE_TYPES * d0;
+  w->tab_s = w->tab_r + (size_t)V * d0;
+  const float *P = model->params, *W = P + w->edge.w[0];
+  matmul_forward(w->tab_e, d0, P + w->edge_emb, E, W, NUM_EDGE_TYPES, E, d0, 0.0f);
+  matmul_forward(w->tab_r, d0, P + w->node_emb, N, W + (size_t)E * d0, V, N, d0, 0.0f);
+  matmul_forward(w->tab_s, d0, P + w->node_emb, N, W + (size_t)(E + N) * d0, V, N, d0, 0.0f);
+  w->tab_generation = w->weights_generation;
+  return true;
 }
 
 int granite_output_rows(const GraniteModel *m, const Batch *b) {
@@ -168,23 +199,22 @@ int granite_output_rows(const GraniteModel *m, const Batch *b) {
 static void gather_bias_act(float *z, int rows, int dim, const float *t1, const int32_t *i1,
                             const float *t2, const int32_t *i2, const float *t3,
                             const int32_t *i3, const float *bias, bool leaky) {
-#pragma omp parallel for schedule(static) if ((long)rows * dim > 16384)
-  for (int r = 0; r < rows; r++) {
+  NN_PARALLEL_FOR((long)rows * dim, 16384, int r = 0; r < rows; r++, {
     float *o = z + (size_t)r * dim;
     const float *a = t1 + (size_t)i1[r] * dim;
     const float *bb = t2 ? t2 + (size_t)i2[r] * dim : NULL;
     const float *cc = t3 ? t3 + (size_t)i3[r] * dim : NULL;
     if (bb && cc) {
-#pragma omp simd
+      _Pragma("omp simd")
       for (int k = 0; k < dim; k++) o[k] += a[k] + bb[k] + cc[k] + bias[k];
     } else {
-#pragma omp simd
+      _Pragma("omp simd")
       for (int k = 0; k < dim; k++) o[k] += a[k] + bias[k];
     }
     if (leaky)
-#pragma omp simd
+      _Pragma("omp simd")
       for (int k = 0; k < dim; k++) o[k] = leaky_relu(o[k]);
-  }
+  });
 }
 
 static float *layer_out(UpdateActs *a, const Mlp *mlp, int j) {
@@ -265,6 +295,12 @@ static void edge_update_forward(GraniteModel *model, const Batch *b, int t, cons
     gather_rows(a->x + E + 2 * N, de, u, G, b->edge_block, m, G);
     matmul_forward(z, d0, a->x, de, W, m, de, d0, 0.0f);
     bias_act_forward(z, P + mlp->b[0], m, d0, act0);
+  } else if (t == 0 && first_iteration_tables(model)) {
+    /* e = edge_emb[type], v = node_emb[token]: the products are table rows */
+    gather_rows(z, d0, w->tab_e, d0, b->edge_types, m, d0);
+    matmul_forward(w->pue, d0, u, G, W + (size_t)(E + 2 * N) * d0, B, G, d0, 0.0f);
+    gather_bias_act(z, m, d0, w->tab_r, w->recv_tok, w->tab_s, w->send_tok, w->pue, b->edge_block,
+                    P + mlp->b[0], act0);
   } else {
     /* spec §7: [e‖v_r‖v_s‖u]·W = e·W_e + (v·W_r)[r] + (v·W_s)[s] + (u·W_u)[b] */
     matmul_forward(z, d0, e, E, W, m, E, d0, 0.0f);
@@ -344,6 +380,9 @@ static void finish_update(const GraniteConfig *c, const float *P, UpdateActs *a,
 void granite_forward_single(GraniteModel *model, const Batch *b, float *outputs, float *block_predictions) {
   prepare(model, b);
   ModelWork *w = model->work;
+  /* training changes the weights between passes; prediction rounds them once */
+  if (!w->inference_only || w->weights_generation == 0) w->weights_generation = linear_new_weights_generation();
+  linear_set_precision(w->bf16, w->weights_generation);
   const GraniteConfig *c = &model->cfg;
   const float *P = model->params;
   int N = c->node_embedding_size, E = c->edge_embedding_size, G = c->global_embedding_size;
@@ -425,6 +464,7 @@ void granite_forward_single(GraniteModel *model, const Batch *b, float *outputs,
       memcpy(block_predictions, outputs, sizeof(float) * (size_t)B * T);
     }
   }
+  linear_set_precision(false, 0);
 }
 
 void granite_block_grad_to_outputs(const GraniteModel *m, const Batch *b, const float *d_block,
@@ -622,6 +662,7 @@ void granite_backward_single(GraniteModel *model, const Batch *b, const float *d
   int N = c->node_embedding_size, E = c->edge_embedding_size, G = c->global_embedding_size;
   int K = c->num_message_passing_iterations;
   int n = w->n, m = w->m, B = w->B;
+  linear_set_precision(w->bf16, w->weights_generation); /* the weights of the forward pass */
   memset(w->ge, 0, sizeof(float) * (size_t)m * E);
   memset(w->gv, 0, sizeof(float) * (size_t)n * N);
   memset(w->gu, 0, sizeof(float) * (size_t)B * G);
@@ -636,6 +677,7 @@ void granite_backward_single(GraniteModel *model, const Batch *b, const float *d
   embedding_backward(D + w->edge_emb, w->ge, b->edge_types, m, E);
   embedding_backward(D + w->node_emb, w->gv, b->node_tokens, n, N);
   embedding_bag_backward(D + w->glob_w, D + w->glob_b, w->gu, gtok, b->node_offset, B, G);
+  linear_set_precision(false, 0);
 }
 
 /* ---- activations by reference-model name ---- */

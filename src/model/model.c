@@ -8,6 +8,7 @@
 
 #include "model/model.h"
 #include "model/model_internal.h"
+#include "nn/gemm_bf16.h"
 #include "util/common.h"
 #include "util/rng.h"
 
@@ -199,8 +200,9 @@ int granite_model_create(GraniteModel *m, const GraniteConfig *cfg) {
 }
 
 void granite_model_destroy(GraniteModel *m) {
-  if (m->work) granite_data_parallel_free(m);
+  if (m->work && m->work->dp_free) m->work->dp_free(m); /* set by data_parallel.c: no call back up */
   if (m->work) free(m->work->arena);
+  if (m->work) free(m->work->tab_e);
   free(m->work);
   free(m->tensors);
   free(m->params);
@@ -220,7 +222,16 @@ void granite_set_reference_path(GraniteModel *m, bool reference) {
 
 void granite_set_inference_only(GraniteModel *m, bool inference_only) {
   m->work->inference_only = inference_only;
+  m->work->weights_generation = 0;
 }
+
+bool granite_set_bf16(GraniteModel *m, bool bf16) {
+  m->work->bf16 = bf16 && gemm_bf16_supported();
+  m->work->weights_generation = 0;
+  return m->work->bf16 == bf16;
+}
+
+bool granite_bf16(const GraniteModel *m) { return m->work->bf16; }
 
 /* ---- spec §4.6 initializers ---- */
 

@@ -109,6 +109,20 @@ void granite_set_inference_only(GraniteModel *m, bool inference_only);
  * the one-pass ones up to float summation order; granite_activation then
  * returns NULL. threads <= 1 (the default): one pass, multi-threaded kernels. */
 void granite_set_data_parallel(GraniteModel *m, int threads);
+/* true: every matmul whose output width is a multiple of 16 runs in BF16
+ * with FP32 accumulation (AVX512_BF16, nn/gemm_bf16.h), forward and
+ * backward; parameters, gradients, optimizer state, embeddings, layer norms
+ * and all other operations stay FP32. Returns false, and the model stays
+ * FP32, when bf16 is asked for and the CPU lacks AVX512_BF16. In
+ * inference-only mode the weights are rounded once, at the first forward:
+ * after changing parameters there, call it again. */
+bool granite_set_bf16(GraniteModel *m, bool bf16);
+bool granite_bf16(const GraniteModel *m);
+/* Where data-parallel passes spent their time since the last reset: wall
+ * time inside the parallel regions, and the replicas' own pass time summed
+ * over threads (threads × region minus busy = time threads waited for each
+ * other at the region's end, plus the gradient sum). Zeros without replicas. */
+void granite_data_parallel_stats(GraniteModel *m, bool reset, double *region_seconds, double *busy_seconds);
 /* Bytes of activation memory the model holds now (grows to the largest batch). */
 size_t granite_work_bytes(const GraniteModel *m);
 

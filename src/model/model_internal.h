@@ -40,10 +40,13 @@ typedef struct ModelWork {
 
   bool reference_path;
   bool inference_only; /* iteration buffers alternate between two sets */
+  bool bf16;           /* matmuls in BF16 (granite_set_bf16) */
+  uint64_t weights_generation; /* of the BF16 weight copies (nn/linear.h); 0: take a new one */
 
   /* data parallelism (model/data_parallel.c) */
   int dp_threads;          /* > 1: granite_forward splits a batch over this many replicas */
   struct DataParallel *dp; /* created on first use */
+  void (*dp_free)(GraniteModel *m); /* frees dp; model.c calls it, so it needs no link to data_parallel.c */
   bool dp_last_split;      /* the last forward ran on replicas */
 
   /* arena: grows to the largest batch, then reused */
@@ -56,6 +59,13 @@ typedef struct ModelWork {
   UpdateActs e[MAX_ITERS], v[MAX_ITERS], u[MAX_ITERS];
   float *xg[MAX_ITERS]; /* global MLP input [Σe' ‖ Σv' ‖ u] */
   float *pr, *ps, *pue, *pun; /* split-layer partial products (forward scratch) */
+  /* Inference-only: the first iteration's edge inputs are embedding rows,
+   * so their products with the edge MLP's first layer are tables over edge
+   * types and tokens, made once per weights generation (granite.c). */
+  float *tab_e, *tab_r, *tab_s; /* [types x d0], [V x d0] (receiver), [V x d0] (sender) */
+  size_t tab_floats;
+  uint64_t tab_generation;      /* weights_generation they were made under; 0 none */
+  int32_t *recv_tok, *send_tok; /* token of each edge's receiver / sender (arena) */
   /* readout */
   float *ro_in, *x0, *ro_mean, *ro_rstd, *ro_hidden[MLP_MAX], *ro_sum, *x1, *tro_mean, *tro_rstd;
   float *task_hidden[GRANITE_MAX_TASKS][MLP_MAX], *task_y[GRANITE_MAX_TASKS], *col;
@@ -65,11 +75,13 @@ typedef struct ModelWork {
   float *dx1, *dsum, *dx0, *dX, *dty;
 } ModelWork;
 
-/* One pass over the whole batch on this model (granite.c); granite_forward /
- * granite_backward dispatch to these or to the replicas (data_parallel.c). */
+/* The files of model/ depend one way: model.c (configuration, parameters)
+ * <- granite.c (one pass over a batch) <- replicas.c (passes on several
+ * threads) <- data_parallel.c (granite_forward / granite_backward, which
+ * dispatch to one pass or to the replicas). */
+
+/* One pass over the whole batch on this model (granite.c). */
 void granite_forward_single(GraniteModel *m, const Batch *b, float *outputs, float *block_predictions);
 void granite_backward_single(GraniteModel *m, const Batch *b, const float *d_outputs);
-void granite_data_parallel_free(GraniteModel *m);
-size_t granite_data_parallel_bytes(const GraniteModel *m);
 
 #endif

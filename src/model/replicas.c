@@ -13,6 +13,7 @@ int granite_replicas_create(GraniteReplicas *r, GraniteModel *model, int count) 
   r->model = model;
   r->rep = xcalloc((size_t)count, sizeof *r->rep);
   r->own_params = xcalloc((size_t)count, sizeof *r->own_params);
+  r->busy_seconds = xcalloc((size_t)count, sizeof *r->busy_seconds);
   for (int i = 0; i < count; i++) {
     if (granite_model_create(&r->rep[i], &model->cfg) != 0) {
       r->count = i;
@@ -24,6 +25,7 @@ int granite_replicas_create(GraniteReplicas *r, GraniteModel *model, int count) 
     r->rep[i].params = model->params;
     r->rep[i].work->reference_path = model->work->reference_path;
     r->rep[i].work->inference_only = model->work->inference_only;
+    r->rep[i].work->bf16 = model->work->bf16;
   }
   return 0;
 }
@@ -35,6 +37,7 @@ void granite_replicas_destroy(GraniteReplicas *r) {
   }
   free(r->rep);
   free(r->own_params);
+  free(r->busy_seconds);
   memset(r, 0, sizeof *r);
 }
 
@@ -45,10 +48,15 @@ void granite_replicas_forward(GraniteReplicas *r, const Batch *parts, float *con
                               float *const *block_predictions) {
   int saved = omp_get_max_active_levels();
   omp_set_max_active_levels(1);
+  double t0 = now_seconds();
 #pragma omp parallel for num_threads(r->count) schedule(static, 1)
   for (int i = 0; i < r->count; i++)
-    if (parts[i].num_blocks > 0)
-      granite_forward(&r->rep[i], &parts[i], outputs[i], block_predictions ? block_predictions[i] : NULL);
+    if (parts[i].num_blocks > 0) {
+      double t = now_seconds();
+      granite_forward_single(&r->rep[i], &parts[i], outputs[i], block_predictions ? block_predictions[i] : NULL);
+      r->busy_seconds[i] += now_seconds() - t;
+    }
+  r->region_seconds += now_seconds() - t0;
   omp_set_max_active_levels(saved);
 }
 
@@ -56,12 +64,15 @@ void granite_replicas_backward(GraniteReplicas *r, const Batch *parts, const flo
   int saved = omp_get_max_active_levels();
   omp_set_max_active_levels(1);
   size_t np = r->model->num_params;
+  double t0 = now_seconds();
 #pragma omp parallel num_threads(r->count)
   {
     int i = omp_get_thread_num();
     if (i < r->count) {
+      double t = now_seconds();
       memset(r->rep[i].grads, 0, np * sizeof(float));
-      if (parts[i].num_blocks > 0) granite_backward(&r->rep[i], &parts[i], d_outputs[i]);
+      if (parts[i].num_blocks > 0) granite_backward_single(&r->rep[i], &parts[i], d_outputs[i]);
+      r->busy_seconds[i] += now_seconds() - t;
     }
 #pragma omp barrier
     /* sum the parts' gradients, each thread a slice of the parameters */
@@ -74,6 +85,7 @@ void granite_replicas_backward(GraniteReplicas *r, const Batch *parts, const flo
       for (size_t j = lo; j < hi; j++) g[j] += src[j];
     }
   }
+  r->region_seconds += now_seconds() - t0;
   omp_set_max_active_levels(saved);
 }
 

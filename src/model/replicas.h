@@ -23,6 +23,9 @@ typedef struct {
   int count;             /* replicas = threads */
   GraniteModel *rep;     /* rep[i].params == model->params; own grads and activations */
   float **own_params;    /* each replica's own parameter buffer, restored on destroy */
+  /* where the time of the parallel passes goes (for granite bench): */
+  double region_seconds; /* wall time inside the parallel regions */
+  double *busy_seconds;  /* [count] time each replica spent in its own passes */
 } GraniteReplicas;
 
 /* count >= 1. The replicas follow model's reference-path and inference-only

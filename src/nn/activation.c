@@ -1,11 +1,11 @@
 #include "nn/activation.h"
 
+#include "nn/parallel.h"
+
 void leaky_relu_forward(float *x, long n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (long i = 0; i < n; i++) x[i] = leaky_relu(x[i]);
+  NN_PARALLEL_FOR(n, 65536, long i = 0; i < n; i++, x[i] = leaky_relu(x[i]););
 }
 
 void leaky_relu_backward(float *d, const float *y, long n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (long i = 0; i < n; i++) d[i] = y[i] > 0.0f ? d[i] : LEAKY_RELU_ALPHA * d[i];
+  NN_PARALLEL_FOR(n, 65536, long i = 0; i < n; i++, d[i] = y[i] > 0.0f ? d[i] : LEAKY_RELU_ALPHA * d[i];);
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/parallel.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -85,8 +87,7 @@ bool gemm_kernel_nn(float *y, int ldy, const float *x, int ldx, const float *w, 
   if (!have_avx512() || rows <= 0 || in <= 0 || out <= 0 || out % 16 != 0 || (beta != 0.0f && beta != 1.0f))
     return false;
   int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-#pragma omp parallel for schedule(static) if (chunks > 2)
-  for (int ch = 0; ch < chunks; ch++) {
+  NN_PARALLEL_FOR(chunks, 2, int ch = 0; ch < chunks; ch++, {
     int r0 = ch * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
     for (int c = 0; c < out; c += 64) {
       int nv = (out - c) >= 64 ? 4 : (out - c) / 16;
@@ -96,7 +97,7 @@ bool gemm_kernel_nn(float *y, int ldy, const float *x, int ldx, const float *w, 
                  rr, nv);
       }
     }
-  }
+  });
   return true;
 }
 
@@ -134,9 +135,8 @@ bool gemm_kernel_tn_acc(float *dw, const float *x, int ldx, const float *dy, int
    * the same tile reading x transposed; threads own disjoint dW rows */
   int tiles = (in + 5) / 6;
   const int KC = 128; /* rows per pass: a 128 x 64 slice of dy (32 KB) stays in L1 */
-#pragma omp parallel if ((long)rows * in * out > (1L << 20))
-  {
-    int nt = omp_get_num_threads(), th = omp_get_thread_num();
+  NN_PARALLEL_REGION((long)rows * in * out, 1L << 20,
+    int nt = nn_threads, th = nn_thread;
     int t0 = (int)((long)tiles * th / nt), t1 = (int)((long)tiles * (th + 1) / nt);
     for (int k0 = 0; k0 < rows; k0 += KC) {
       int kb = rows - k0 < KC ? rows - k0 : KC;
@@ -149,7 +149,7 @@ bool gemm_kernel_tn_acc(float *dw, const float *x, int ldx, const float *dy, int
         }
       }
     }
-  }
+  );
   return true;
 }
 

@@ -1,10 +1,23 @@
 /* Dense layers y = x·W + b over all rows of a batch (spec §4.1: W is [in, out]).
- * Every matmul is one cblas_sgemm; bias and activation are fused into one pass
- * after it. Backward functions accumulate into their gradient buffers. */
+ * Every matmul is one call of our own kernel (BLAS for shapes it does not
+ * take); bias and activation are fused into one pass after it. Backward functions accumulate into their gradient buffers. */
 #ifndef GRANITE_NN_LINEAR_H
 #define GRANITE_NN_LINEAR_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+/* Precision of the matmuls this thread runs next (a model pass sets it
+ * before it starts): bf16 = operands rounded to BF16, FP32 accumulation
+ * (nn/gemm_bf16.h), where the shapes allow it (the output width a multiple
+ * of 16) and the CPU has AVX512_BF16; FP32 otherwise. The BF16 copies of
+ * the weights are kept per thread, keyed by pointer and shape, and made
+ * again when weights_generation differs from the one they were made under:
+ * a pass takes a new generation (linear_new_weights_generation) whenever
+ * the weights may have changed. */
+void linear_set_precision(bool bf16, uint64_t weights_generation);
+/* A generation number no pass has used yet (process-wide). */
+uint64_t linear_new_weights_generation(void);
 
 /* y[rows×out] = x[rows×in]·W[in×out] + beta·y. ldx/ldy are row strides. */
 void matmul_forward(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in,

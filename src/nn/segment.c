@@ -3,7 +3,7 @@
 #include <omp.h>
 #include <string.h>
 
-#define PAR_MIN 16384 /* below this many floats a loop is not worth a parallel region */
+#include "nn/parallel.h"
 
 void csr_build(int32_t *offsets, int32_t *items, const int32_t *segment_of, int n,
                int num_segments) {
@@ -18,79 +18,70 @@ void csr_build(int32_t *offsets, int32_t *items, const int32_t *segment_of, int 
 
 void segment_sum_csr(float *out, int ldo, const float *in, int ldi, const int32_t *offsets,
                      const int32_t *items, int num_segments, int dim) {
-#pragma omp parallel for schedule(static) if ((long)num_segments * dim > PAR_MIN)
-  for (int s = 0; s < num_segments; s++) {
+  NN_PARALLEL_FOR((long)num_segments * dim, PAR_MIN, int s = 0; s < num_segments; s++, {
     float *o = out + (size_t)s * ldo;
-#pragma omp simd
+    _Pragma("omp simd")
     for (int c = 0; c < dim; c++) o[c] = 0.0f;
     for (int j = offsets[s]; j < offsets[s + 1]; j++) {
       const float *x = in + (size_t)items[j] * ldi;
-#pragma omp simd
+      _Pragma("omp simd")
       for (int c = 0; c < dim; c++) o[c] += x[c];
     }
-  }
+  });
 }
 
 void segment_sum_ranges(float *out, int ldo, const float *in, int ldi, const int32_t *offsets,
                         int num_segments, int dim) {
-#pragma omp parallel for schedule(static) if ((long)offsets[num_segments] * dim > PAR_MIN)
-  for (int s = 0; s < num_segments; s++) {
+  NN_PARALLEL_FOR((long)offsets[num_segments] * dim, PAR_MIN, int s = 0; s < num_segments; s++, {
     float *o = out + (size_t)s * ldo;
-#pragma omp simd
+    _Pragma("omp simd")
     for (int c = 0; c < dim; c++) o[c] = 0.0f;
     for (int i = offsets[s]; i < offsets[s + 1]; i++) {
       const float *x = in + (size_t)i * ldi;
-#pragma omp simd
+      _Pragma("omp simd")
       for (int c = 0; c < dim; c++) o[c] += x[c];
     }
-  }
+  });
 }
 
 void gather_rows_add(float *out, int ldo, const float *table, int ldt, const int32_t *idx, int n,
                      int dim) {
-#pragma omp parallel for schedule(static) if ((long)n * dim > PAR_MIN)
-  for (int i = 0; i < n; i++) {
+  NN_PARALLEL_FOR((long)n * dim, PAR_MIN, int i = 0; i < n; i++, {
     float *o = out + (size_t)i * ldo;
     const float *x = table + (size_t)idx[i] * ldt;
-#pragma omp simd
+    _Pragma("omp simd")
     for (int c = 0; c < dim; c++) o[c] += x[c];
-  }
+  });
 }
 
 void gather_rows(float *out, int ldo, const float *table, int ldt, const int32_t *idx, int n,
                  int dim) {
-#pragma omp parallel for schedule(static) if ((long)n * dim > PAR_MIN)
-  for (int i = 0; i < n; i++)
-    memcpy(out + (size_t)i * ldo, table + (size_t)idx[i] * ldt, sizeof(float) * (size_t)dim);
+  NN_PARALLEL_FOR((long)n * dim, PAR_MIN, int i = 0; i < n; i++, memcpy(out + (size_t)i * ldo, table + (size_t)idx[i] * ldt, sizeof(float) * (size_t)dim););
 }
 
 void scatter_add_rows(float *table, int ldt, const float *in, int ldi, const int32_t *idx, int n,
                       int dim) {
-#pragma omp parallel if ((long)n * dim > PAR_MIN)
-  {
-    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+  NN_PARALLEL_REGION((long)n * dim, PAR_MIN,
+    int nt = nn_threads, t = nn_thread;
     int c0 = (int)((long)dim * t / nt), c1 = (int)((long)dim * (t + 1) / nt);
     for (int i = 0; i < n; i++) {
       float *o = table + (size_t)idx[i] * ldt;
       const float *x = in + (size_t)i * ldi;
-#pragma omp simd
+      _Pragma("omp simd")
       for (int c = c0; c < c1; c++) o[c] += x[c];
     }
-  }
+  );
 }
 
 void add_rows(float *out, int ldo, const float *in, int ldi, int rows, int dim) {
-#pragma omp parallel for schedule(static) if ((long)rows * dim > PAR_MIN)
-  for (int r = 0; r < rows; r++) {
+  NN_PARALLEL_FOR((long)rows * dim, PAR_MIN, int r = 0; r < rows; r++, {
     float *o = out + (size_t)r * ldo;
     const float *x = in + (size_t)r * ldi;
-#pragma omp simd
+    _Pragma("omp simd")
     for (int c = 0; c < dim; c++) o[c] += x[c];
-  }
+  });
 }
 
 void copy_rows(float *out, int ldo, const float *in, int ldi, int rows, int dim) {
-#pragma omp parallel for schedule(static) if ((long)rows * dim > PAR_MIN)
-  for (int r = 0; r < rows; r++)
-    memcpy(out + (size_t)r * ldo, in + (size_t)r * ldi, sizeof(float) * (size_t)dim);
+  NN_PARALLEL_FOR((long)rows * dim, PAR_MIN, int r = 0; r < rows; r++, memcpy(out + (size_t)r * ldo, in + (size_t)r * ldi, sizeof(float) * (size_t)dim););
 }

@@ -40,6 +40,7 @@ static const char *const schedule_names[] = {"NONE",        "COSINE",        "EX
                                              "INVERSE_TIME", "LINEAR_COSINE", "NATURAL_EXP",
                                              "NOISY_LINEAR_COSINE", "POLYNOMIAL", "COSINE_RESTARTS", NULL};
 static const char *const rnn_names[] = {"NONE", "LSTM", "GRU", NULL};
+static const char *const precision_names[] = {"FP32", "BF16", NULL};
 
 typedef struct {
   const char *name; /* without the leading "--" */
@@ -194,6 +195,10 @@ static const FlagSpec flag_table[] = {
     {"json", FT_BOOL, OFF(json), "false", G_OURS, "eval: print the metrics as JSON instead of a table", NULL, NOLIM},
     {"gematria_prefetch_batches", FT_BOOL, OFF(prefetch_batches), "true", G_OURS,
      "train: build the next batch in a second thread during the current step (same results either way)", NULL,
+     NOLIM},
+    {"granite_precision", FT_ENUM, OFF(precision), "FP32", G_OURS,
+     "train/predict/eval: FP32, or BF16 = the model's matmuls in BF16 with FP32 accumulation (AVX512_BF16; "
+     "FP32 weights, optimizer state and layer norms; FP32 with a note where the CPU lacks it)", precision_names,
      NOLIM},
     {"error_analysis", FT_BOOL, OFF(error_analysis), "true", G_OURS,
      "eval: also print the error by block group and the worst blocks (--noerror_analysis: only the metrics)", NULL,

@@ -30,6 +30,7 @@ typedef enum {
   SCHED_FLAG_COSINE_RESTARTS,
 } ScheduleFlag;
 typedef enum { RNN_FLAG_NONE, RNN_FLAG_LSTM, RNN_FLAG_GRU } RnnFlag;
+typedef enum { PRECISION_FP32, PRECISION_BF16 } PrecisionFlag;
 
 typedef struct {
   char **items;
@@ -123,6 +124,7 @@ typedef struct {
   double log_interval_secs;
   bool json;
   bool prefetch_batches; /* train: build the next batch in a second thread */
+  int precision;         /* PrecisionFlag: --granite_precision (docs/bf16.md) */
   /* eval error analysis (docs/accuracy-tools.md) */
   bool error_analysis;
   int worst;                     /* worst blocks listed */

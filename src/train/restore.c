@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "train/optimizer.h"
+#include "train/precision.h"
 #include "util/common.h"
 
 static void layers_text(const int *v, int n, char *buf, size_t size) {
@@ -153,6 +154,7 @@ int restore_model_for_inference(const GematriaFlags *f, Checkpoint *ck, GraniteM
   }
   granite_set_inference_only(m, true); /* predict/eval never run backward: less memory */
   granite_set_data_parallel(m, omp_get_max_threads()); /* one batch slice per thread (model/replicas.h) */
+  precision_apply(m, f->precision);
   return 0;
 fail:
   checkpoint_close(ck);

@@ -23,6 +23,7 @@
 #include "train/metrics.h"
 #include "train/summaries.h"
 #include "train/optimizer.h"
+#include "train/precision.h"
 #include "train/predict.h"
 #include "train/progress.h"
 #include "train/restore.h"
@@ -588,6 +589,7 @@ static int run(Trainer *t) {
   /* each thread runs the model on its own slice of the batch: two syncs per
    * step, robust when other jobs share the cores (model/replicas.h) */
   granite_set_data_parallel(&t->model, omp_get_max_threads());
+  precision_apply(&t->model, f->precision);
   t->model_created = true;
   granite_model_init_params(&t->model, seed);
   optimizer_init(&t->opt, opt_type, t->model.num_params);

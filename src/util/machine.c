@@ -1,5 +1,6 @@
 #include "util/machine.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@ static void read_cpuinfo(MachinePeak *p) {
   if (!f) return;
   char line[512];
   bool have_name = false, have_mhz = false;
-  while (fgets(line, sizeof line, f) && !(have_name && have_mhz)) {
+  int family = -1, model = -1;
+  while (fgets(line, sizeof line, f) && !(have_name && have_mhz && family >= 0 && model >= 0)) {
     char *colon = strchr(line, ':');
     if (!colon) continue;
     char *value = colon + 1;
@@ -31,8 +33,13 @@ static void read_cpuinfo(MachinePeak *p) {
       double mhz = 0;
       if (sscanf(value, "%lf", &mhz) == 1 && mhz > 0) p->nominal_ghz = mhz / 1000.0;
       have_mhz = true;
+    } else if (family < 0 && !strncmp(line, "cpu family", 10)) {
+      family = atoi(value);
+    } else if (model < 0 && !strncmp(line, "model", 5) && (line[5] == ' ' || line[5] == '\t')) {
+      model = atoi(value);
     }
   }
+  if (family >= 0 && model >= 0) snprintf(p->cpu_id, sizeof p->cpu_id, "family %d model %d", family, model);
   fclose(f);
 }
 
@@ -58,6 +65,7 @@ static void detect_simd(MachinePeak *p) {
     avx2 = b & (1u << 5);
     avx512f = b & (1u << 16);
   }
+  if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) p->has_avx512_bf16 = avx512f && zmm_ok && (a & (1u << 5));
   if (avx512f && zmm_ok) {
     p->isa = "AVX-512";
     p->simd_lanes = 16;
@@ -68,24 +76,30 @@ static void detect_simd(MachinePeak *p) {
   if (!ymm_ok) p->has_fma = false;
 }
 
-/* Cycles per second: a chain of dependent adds retires one per cycle. Many
- * short runs, best kept, so that a run the scheduler interrupted is ignored. */
+/* Cycles per second of one run of a chain of dependent adds (one retires
+ * per cycle), about 0.1 ms. */
+static double clock_run_ghz(void) {
+  uint64_t x = 0;
+  const long iters = 20000; /* x 20 adds */
+  double t0 = now_seconds();
+  for (long i = 0; i < iters; i++)
+    __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                     "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                     "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                     "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
+                     : "+r"(x));
+  double dt = now_seconds() - t0;
+  /* the loop's own increment and branch run in parallel with the chain */
+  return 20.0 * iters / dt * 1e-9;
+}
+
+/* The clock: the best of many short runs, so that a run the scheduler
+ * interrupted is ignored. */
 static double measure_clock_ghz(void) {
   double best = 0;
-  for (int rep = 0; rep < 30; rep++) {
-    uint64_t x = 0;
-    const long iters = 100000; /* x 20 adds: ~0.5 ms */
-    double t0 = now_seconds();
-    for (long i = 0; i < iters; i++)
-      __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                       "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                       "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                       "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
-                       : "+r"(x));
-    double dt = now_seconds() - t0;
-    /* the loop's own increment and branch run in parallel with the chain */
-    double ghz = 20.0 * iters / dt * 1e-9;
-    if (ghz > best) best = ghz;
+  for (int rep = 0; rep < 60; rep++) {
+    double g = clock_run_ghz();
+    if (g > best) best = g;
   }
   return best;
 }
@@ -125,16 +139,50 @@ __attribute__((target("avx2,fma"))) static double fma_rate_avx2(void) {
   return sink[0] == 12345.0f ? 0 : 12.0 * iters / dt;
 }
 #undef FMA
+/* vdpbf16ps: 16 lanes x 2 BF16 products each; accumulators stay FP32 */
+#define FMA(x, a, b) _mm512_dpbf16_ps(x, (__m512bh)(a), (__m512bh)(b))
+__attribute__((target("avx512f,avx512bf16"))) static double dpbf16_rate_avx512(void) {
+  FMA_LOOP(__m512, _mm512_set1_ps, FMA, _mm512_add_ps, REG)
+  _mm512_storeu_ps(sink, s);
+  return sink[0] == 12345.0f ? 0 : 12.0 * iters / dt;
+}
+#undef FMA
+
+/* Instructions per cycle: each rate run right after a clock run, and the
+ * median of their ratios. On a busy machine a run may be interrupted and
+ * the clock may change between moments (the best-of clock and the best-of
+ * rate can come from different clocks and made Zen 5 look like 2.5 FMAs
+ * a cycle); a back-to-back pair sees one clock, and the median drops the
+ * pairs an interruption spoiled. */
+static int compare_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double rate_per_cycle(double (*rate)(void)) {
+  double ratio[41];
+  for (int rep = 0; rep < 41; rep++) {
+    double g = clock_run_ghz();
+    ratio[rep] = rate() / (g * 1e9);
+  }
+  qsort(ratio, 41, sizeof *ratio, compare_double);
+  return ratio[20];
+}
 
 static void measure(MachinePeak *p) {
   p->measured_ghz = measure_clock_ghz();
-  if (!p->has_fma || p->measured_ghz <= 0) return;
-  double best = 0;
-  for (int rep = 0; rep < 30; rep++) {
-    double r = p->simd_lanes == 16 ? fma_rate_avx512() : fma_rate_avx2();
-    if (r > best) best = r;
+  double lowest = 0;
+#pragma omp parallel num_threads(p->cores)
+  {
+    double g = measure_clock_ghz();
+#pragma omp critical
+    if (lowest == 0 || g < lowest) lowest = g;
   }
-  p->measured_fma_per_cycle = best / (p->measured_ghz * 1e9);
+  p->measured_ghz_all_cores = lowest;
+  if (!p->has_fma || p->measured_ghz <= 0) return;
+  p->fma256_per_cycle = rate_per_cycle(fma_rate_avx2);
+  if (p->simd_lanes == 16) p->fma512_per_cycle = rate_per_cycle(fma_rate_avx512);
+  if (p->has_avx512_bf16) p->dpbf16_per_cycle = rate_per_cycle(dpbf16_rate_avx512);
 }
 #else
 static void detect_simd(MachinePeak *p) {
@@ -144,29 +192,67 @@ static void detect_simd(MachinePeak *p) {
 static void measure(MachinePeak *p) { (void)p; }
 #endif
 
+/* A measured rate rounded to half a pipe (timing noise and a busy machine
+ * only ever move it a little; a CPU that splits a wide operation into
+ * two halves issues 0.5 or 1 a cycle); at least 0.5. */
+static double pipes(double measured) {
+  double r = floor(measured * 2 + 0.5) / 2;
+  return r < 0.5 ? 0.5 : r;
+}
+
+void machine_compute_peak(MachinePeak *p) {
+  p->ghz = p->measured_ghz > 0 ? p->measured_ghz : p->nominal_ghz;
+  p->peak_lanes = p->simd_lanes;
+  p->peak_isa = p->isa;
+  p->fma_measured = false;
+  if (!p->has_fma) { /* one multiply and one add pipe */
+    p->fma_per_cycle = 0;
+    p->core_gflops = p->simd_lanes * 2 * p->ghz;
+  } else if (p->fma512_per_cycle > 0 || p->fma256_per_cycle > 0) {
+    /* the width that does the most FP32 FMAs per cycle: on Zen 4, 1 x 16
+     * lanes at 512 bits equals 2 x 8 lanes at 256 */
+    double f512 = p->simd_lanes == 16 && p->fma512_per_cycle > 0 ? 16 * pipes(p->fma512_per_cycle) : 0;
+    double f256 = p->fma256_per_cycle > 0 ? 8 * pipes(p->fma256_per_cycle) : 0;
+    p->fma_measured = true;
+    if (f512 >= f256) {
+      p->peak_lanes = 16, p->peak_isa = "AVX-512", p->fma_per_cycle = pipes(p->fma512_per_cycle);
+    } else {
+      p->peak_lanes = 8, p->peak_isa = "AVX2", p->fma_per_cycle = pipes(p->fma256_per_cycle);
+    }
+    p->core_gflops = p->fma_per_cycle * p->peak_lanes * 2 * p->ghz;
+  } else {
+    /* not measured: two vector FMA pipes, what AVX2/AVX-512 server cores
+     * have at 256 bits; the 512-bit rate differs (Zen 4: 1) */
+    p->fma_per_cycle = 2;
+    p->core_gflops = p->fma_per_cycle * p->simd_lanes * 2 * p->ghz;
+  }
+  p->peak_gflops = p->core_gflops * p->cores;
+  /* vdpbf16ps: 32 BF16 multiply-adds (16 lanes x 2) per instruction */
+  p->bf16_core_gflops = p->dpbf16_per_cycle > 0 ? pipes(p->dpbf16_per_cycle) * 32 * 2 * p->ghz : 0;
+}
+
 void machine_detect_peak(MachinePeak *p, bool measure_clock) {
   memset(p, 0, sizeof *p);
   snprintf(p->cpu_name, sizeof p->cpu_name, "unknown CPU");
+  snprintf(p->cpu_id, sizeof p->cpu_id, "family/model unknown");
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   p->cores = n > 0 ? (int)n : 1;
   read_cpuinfo(p);
   detect_simd(p);
   if (measure_clock) measure(p);
-  p->ghz = p->measured_ghz > 0 ? p->measured_ghz : p->nominal_ghz;
-  /* Two vector FMA pipes per core is what AVX2/AVX-512 x86 server cores
-   * have (Zen 2-5, Skylake-SP and later); it cannot be read from cpuid. */
-  p->fma_units = 2;
-  if (p->has_fma)
-    p->core_gflops = p->fma_units * p->simd_lanes * 2 * p->ghz;
-  else /* one multiply and one add pipe */
-    p->core_gflops = p->simd_lanes * 2 * p->ghz;
-  p->peak_gflops = p->core_gflops * p->cores;
+  machine_compute_peak(p);
 }
 
 double machine_peak_for_threads(const MachinePeak *p, int threads) {
   if (threads < 1) threads = 1;
   if (threads > p->cores) threads = p->cores;
   return p->core_gflops * threads;
+}
+
+double machine_bf16_peak_for_threads(const MachinePeak *p, int threads) {
+  if (threads < 1) threads = 1;
+  if (threads > p->cores) threads = p->cores;
+  return p->bf16_core_gflops * threads;
 }
 
 void machine_describe_peak(const MachinePeak *p, int threads, char *buf, int size) {
@@ -177,18 +263,29 @@ void machine_describe_peak(const MachinePeak *p, int threads, char *buf, int siz
              p->nominal_ghz);
   else
     snprintf(clock, sizeof clock, "%.3f GHz (/proc/cpuinfo)", p->ghz);
-  char units[96];
-  if (p->measured_fma_per_cycle > 0)
-    snprintf(units, sizeof units, "%d FMA units (assumed; measured %.2f/cycle)", p->fma_units,
-             p->measured_fma_per_cycle);
+  char units[160];
+  if (p->fma_measured)
+    snprintf(units, sizeof units, "%g FMA/cycle (measured: %.2f at 512 bits, %.2f at 256 bits)",
+             p->fma_per_cycle, p->fma512_per_cycle, p->fma256_per_cycle);
   else
-    snprintf(units, sizeof units, "%d FMA units (assumed)", p->fma_units);
+    snprintf(units, sizeof units, "%g FMA/cycle (assumed, not measured)", p->fma_per_cycle);
   if (p->has_fma)
     snprintf(buf, size, "%d core%s x %s x %d lanes (%s) x 2 FLOP x %s = %.0f GFLOP/s", threads,
-             threads == 1 ? "" : "s", units, p->simd_lanes, p->isa, clock, machine_peak_for_threads(p, threads));
+             threads == 1 ? "" : "s", units, p->peak_lanes, p->peak_isa, clock, machine_peak_for_threads(p, threads));
   else
     snprintf(buf, size, "%d core%s x (1 mul + 1 add) x %d lanes (%s) x %s = %.0f GFLOP/s", threads,
              threads == 1 ? "" : "s", p->simd_lanes, p->isa, clock, machine_peak_for_threads(p, threads));
+}
+
+void machine_describe_bf16_peak(const MachinePeak *p, int threads, char *buf, int size) {
+  if (threads < 1 || threads > p->cores) threads = p->cores;
+  if (p->bf16_core_gflops <= 0) {
+    snprintf(buf, size, "none (%s)", p->has_avx512_bf16 ? "vdpbf16ps rate not measured" : "no AVX512_BF16");
+    return;
+  }
+  snprintf(buf, size, "%d core%s x %g vdpbf16ps/cycle (measured %.2f) x 32 multiply-adds x 2 FLOP x %.3f GHz = %.0f GFLOP/s",
+           threads, threads == 1 ? "" : "s", pipes(p->dpbf16_per_cycle), p->dpbf16_per_cycle, p->ghz,
+           machine_bf16_peak_for_threads(p, threads));
 }
 
 static double status_kib(const char *key) {

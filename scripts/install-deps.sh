@@ -2,7 +2,7 @@
 # Installs the Debian packages granite builds against, when they are missing.
 # Called by `make`; safe to run again (it does nothing when all are present).
 set -e
-PKGS="libzydis-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-openmp-dev"
+PKGS="libzydis-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-openmp-dev libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= 2
 
-.PHONY: all deps build demo check bench clean
+.PHONY: all deps build demo check bench bench-mpi clean
 all: build
 
 deps:
@@ -20,6 +20,10 @@ check: build
 
 bench: build
 	@$(BUILD)/granite bench
+
+# docs/distributed.md: ranks against threads, allreduce cost (a few minutes)
+bench-mpi: build
+	@sh bench/mpi_scaling.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

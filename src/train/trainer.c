@@ -479,10 +479,10 @@ static int train_step(Trainer *t, Batch *b, float **bufs, size_t *caps, double *
   *loss_out = loss;
   if (!isfinite(loss)) {
     progress_break_line(&t->progress);
-    gr_error_collective("step %lld: the loss is %s; stopping without saving this model (last checkpoint: %s); try a lower "
-             "--gematria_learning_rate or --gematria_grad_clip_norm",
-             (long long)t->step + 1, isnan(loss) ? "NaN" : "infinite",
-             t->last_checkpoint[0] ? t->last_checkpoint : "none");
+    gr_error_collective("step %lld: the loss is %s; stopping without saving this model (last checkpoint: %s); try a "
+                        "lower --gematria_learning_rate or --gematria_grad_clip_norm",
+                        (long long)t->step + 1, isnan(loss) ? "NaN" : "infinite",
+                        t->last_checkpoint[0] ? t->last_checkpoint : "none");
     return -1;
   }
   memset(m->grads, 0, m->num_params * sizeof(float));
@@ -491,10 +491,11 @@ static int train_step(Trainer *t, Batch *b, float **bufs, size_t *caps, double *
   int bad = find_nonfinite_gradient(m->grads, m->tensors, m->num_tensors, &bad_element);
   if (bad >= 0) {
     progress_break_line(&t->progress);
-    gr_error_collective("step %lld: the gradient of %s has a NaN or infinite value (element %zu); stopping without saving this "
-             "model (last checkpoint: %s); try a lower --gematria_learning_rate or --gematria_grad_clip_norm",
-             (long long)t->step + 1, m->tensors[bad].name, bad_element,
-             t->last_checkpoint[0] ? t->last_checkpoint : "none");
+    gr_error_collective("step %lld: the gradient of %s has a NaN or infinite value (element %zu); stopping without "
+                        "saving this model (last checkpoint: %s); try a lower --gematria_learning_rate or "
+                        "--gematria_grad_clip_norm",
+                        (long long)t->step + 1, m->tensors[bad].name, bad_element,
+                        t->last_checkpoint[0] ? t->last_checkpoint : "none");
     return -1;
   }
   if (t->f->grad_clip_norm > 0)
@@ -507,11 +508,11 @@ static int train_step(Trainer *t, Batch *b, float **bufs, size_t *caps, double *
   bad = find_nonfinite_gradient(m->params, m->tensors, m->num_tensors, &bad_element);
   if (bad >= 0) {
     progress_break_line(&t->progress);
-    gr_error_collective("step %lld: the update made parameter %s NaN or infinite (element %zu, learning rate %g); stopping "
-             "without saving this model (last checkpoint: %s); try a lower --gematria_learning_rate or "
-             "--gematria_grad_clip_norm",
-             (long long)t->step + 1, m->tensors[bad].name, bad_element, lr,
-             t->last_checkpoint[0] ? t->last_checkpoint : "none");
+    gr_error_collective("step %lld: the update made parameter %s NaN or infinite (element %zu, learning rate %g); "
+                        "stopping without saving this model (last checkpoint: %s); try a lower "
+                        "--gematria_learning_rate or --gematria_grad_clip_norm",
+                        (long long)t->step + 1, m->tensors[bad].name, bad_element, lr,
+                        t->last_checkpoint[0] ? t->last_checkpoint : "none");
     return -1;
   }
   t->step++;

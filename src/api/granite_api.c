@@ -58,6 +58,7 @@ granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_s
   ck.num_tasks = 0;
   const char *oov = checkpoint_meta_get(&ck.meta, "oov_replacement_token");
   int rc = graph_options_init(&g->graph_options, &g->vocab, oov ? oov : "_UNKNOWN_");
+  granite_graph_options(&g->model.cfg, &g->graph_options);
   checkpoint_close(&ck);
   if (rc != 0) {
     set_error(err, err_size, "checkpoint token list lacks the structural tokens");

@@ -21,7 +21,7 @@
 
 static const char *const edge_names[NUM_EDGE_TYPES] = {
     "structural", "input", "output", "address_base", "address_index",
-    "address_segment", "address_displacement", "reverse_structural", "prefix"};
+    "address_segment", "address_displacement", "reverse_structural", "prefix", "loop_carried"};
 static const char *const node_names[] = {"instruction", "register", "immediate", "fp_immediate",
                                          "address", "memory", "prefix"};
 
@@ -328,6 +328,7 @@ static int show_block(const Gematria__BasicBlockWithThroughputProto *rec, const 
     printf("}\n");
   } else {
     printf("%s: %zu instruction%s\n", o->where, n, n == 1 ? "" : "s");
+    if (b->fingerprint && *b->fingerprint) printf("fingerprint: %s\n", b->fingerprint); /* extract: where from */
     for (size_t i = 0; i < n; i++) {
       int from_code;
       line.len = 0;

@@ -13,5 +13,7 @@ int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_filter(int argc, char **argv);
 
 #endif

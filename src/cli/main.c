@@ -14,6 +14,8 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
+    {"extract", cmd_extract, "basic blocks of ELF x86-64 files -> .tfrecord / CSV"},
+    {"filter", cmd_filter, "keep measurable blocks, branches stripped (process_and_filter_bbs)"},
     {"import-bhive", cmd_import_bhive, "BHive CSV files (hex,throughput) -> one .tfrecord"},
     {"tokens", cmd_tokens, "write the tokens (vocabulary) file of .tfrecord files"},
     {"show", cmd_show, "print a block as assembly, canonical tokens and graph size"},

@@ -59,6 +59,7 @@ int eval_main(const GematriaFlags *f) {
   GraphOptions gopts;
   const char *repl = f->out_of_vocabulary_replacement_token[0] ? f->out_of_vocabulary_replacement_token : NULL;
   bool loaded = graph_options_init(&gopts, &ck.vocab, repl) == 0;
+  if (loaded) granite_graph_options(&m.cfg, &gopts);
 
   const char *filters[GRANITE_MAX_TASKS];
   source_filters_for(f, &ck, filters);

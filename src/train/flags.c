@@ -188,6 +188,14 @@ static const FlagSpec flag_table[] = {
     {"gematria_prefetch_batches", FT_BOOL, OFF(prefetch_batches), "true", G_OURS,
      "train: build the next batch in a second thread during the current step (same results either way)", NULL,
      NOLIM},
+    {"granite_loop_carried_edges", FT_BOOL, OFF(loop_carried_edges), "false", G_OURS,
+     "model: edges from the last write of each register and memory value to the block's first read of it "
+     "(the next iteration's dependency)", NULL, NOLIM},
+    {"granite_register_aliasing", FT_BOOL, OFF(register_aliasing), "false", G_OURS,
+     "model: EAX, AX, AL... read the value last written to any register of the same family (RAX)", NULL, NOLIM},
+    {"granite_output_scale", FT_STRING, OFF(output_scale), "1", G_OURS,
+     "model: multiply the read-out by this to get labels' units; auto = the median training label "
+     "(per instruction in seq2seq)", NULL, NOLIM},
     /* TF-only */
     {"master", FT_STRING, OFF(master), "", G_NOEFFECT,
      "TensorFlow master; granite's processes are started by mpirun (docs/distributed.md)", NULL, NOLIM},
@@ -562,7 +570,21 @@ const char *flags_task_name(const GematriaFlags *f, int i, char *buf, int buf_si
   return buf;
 }
 
+bool flags_output_scale_auto(const GematriaFlags *f) { return strcasecmp(f->output_scale, "auto") == 0; }
+
+/* The number of --granite_output_scale, or 0 if it is not one. */
+static double output_scale_value(const GematriaFlags *f) {
+  char *end;
+  double v = strtod(f->output_scale, &end);
+  if (end == f->output_scale || *end || !isfinite(v) || v <= 0 || v > 1e30) return 0;
+  return v;
+}
+
 int flags_validate(const GematriaFlags *f) {
+  if (!flags_output_scale_auto(f) && output_scale_value(f) == 0) {
+    gr_error("--granite_output_scale='%s': expected auto or a finite number > 0", f->output_scale);
+    return -1;
+  }
   int tasks = flags_num_tasks(f);
   if (tasks < 1) {
     gr_error("--gematria_throughput_source_filter: at least one filter is needed");
@@ -627,4 +649,7 @@ void flags_to_config(const GematriaFlags *f, GraniteConfig *c, int vocab_size) {
   c->readout_input_layer_normalization = f->readout_input_layer_normalization;
   c->task_readout_input_layer_normalization = f->task_readout_input_layer_normalization;
   c->seq2seq = f->seq2seq;
+  c->loop_carried_edges = f->loop_carried_edges;
+  c->register_aliasing = f->register_aliasing;
+  if (!flags_output_scale_auto(f) && output_scale_value(f) > 0) c->output_scale = (float)output_scale_value(f);
 }

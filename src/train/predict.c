@@ -254,6 +254,7 @@ int predict_main(const GematriaFlags *f) {
 
   DatasetOptions o;
   bool loaded = graph_options_init(&gopts, &ck.vocab, repl) == 0;
+  if (loaded) granite_graph_options(&m.cfg, &gopts);
   dataset_options_init(&o, &gopts);
   o.mode = DATASET_PREDICT;
   o.num_tasks = T;

@@ -68,6 +68,7 @@ typedef struct {
   const char *task_names[GRANITE_MAX_TASKS];
   GraniteModel model;
   bool model_created;
+  bool scale_restored; /* the output scale came from a checkpoint */
   Optimizer opt;
   bool opt_created;
   LrSchedule sched;
@@ -311,6 +312,37 @@ static void restore_sampler_order(Trainer *t) {
 
 /* Resume from the newest checkpoint in the directory, or warm start. 1 =
  * resumed, 0 = fresh model, -1 = error. */
+static int compare_doubles(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* --granite_output_scale=auto: the median label of the training blocks, over
+ * all tasks (per instruction for seq2seq, whose outputs are per instruction),
+ * so that the read-out starts near the labels' unit whatever it is. */
+static float auto_output_scale(const Trainer *t) {
+  const Dataset *d = &t->data;
+  size_t n = 0, cap = (size_t)t->num_train * d->num_tasks;
+  double *v = xmalloc((cap ? cap : 1) * sizeof *v);
+  for (int i = 0; i < t->num_train; i++) {
+    int blk = t->train_ids ? t->train_ids[i] : i;
+    for (int k = 0; k < d->num_tasks; k++) {
+      int64_t l = (int64_t)blk * d->num_tasks + k;
+      if (d->value_offset[l + 1] == d->value_offset[l]) continue;
+      double x = d->values[d->value_offset[l]];
+      if (t->f->seq2seq) x /= d->num_instructions[blk] > 0 ? d->num_instructions[blk] : 1;
+      if (isfinite(x) && x > 0) v[n++] = x;
+    }
+  }
+  double median = 1.0;
+  if (n) {
+    qsort(v, n, sizeof *v, compare_doubles);
+    median = v[n / 2];
+  }
+  free(v);
+  return (float)median;
+}
+
 static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt_type) {
   const GematriaFlags *f = t->f;
   char latest[4096];
@@ -339,6 +371,14 @@ static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt
     }
   }
   (void)cfg;
+  if (!flags_output_scale_auto(f) && flags_was_set(f, "granite_output_scale") &&
+      t->model.cfg.output_scale != ck.config.output_scale) {
+    gr_error("--granite_output_scale=%s contradicts the checkpoint %s, which was trained with %.9g", f->output_scale,
+             ck.path, (double)ck.config.output_scale);
+    goto done;
+  }
+  t->model.cfg.output_scale = ck.config.output_scale; /* the scale is part of the trained model */
+  t->scale_restored = true;
   if (checkpoint_load_params(&ck, &t->model)) goto done;
   if (resume) {
     if (ck.has_optimizer) {
@@ -398,11 +438,13 @@ done:
  * restored: parameters, optimizer state, step and random state. */
 static void share_restored_state(Trainer *t, int *restored) {
   if (dist_size() == 1) return;
-  int64_t head[4] = {*restored, t->step, t->last_saved_step, (int64_t)t->restored_order_len};
+  int64_t head[5] = {*restored, t->step, t->last_saved_step, (int64_t)t->restored_order_len, t->scale_restored};
   dist_broadcast(head, sizeof head);
   *restored = (int)head[0];
   t->step = head[1];
   t->last_saved_step = head[2];
+  t->scale_restored = head[4] != 0;
+  dist_broadcast(&t->model.cfg.output_scale, sizeof t->model.cfg.output_scale);
   dist_broadcast(&t->best_valid_mape, sizeof t->best_valid_mape);
   dist_broadcast(t->last_checkpoint, sizeof t->last_checkpoint);
   dist_broadcast(&t->rs, sizeof t->rs);
@@ -584,6 +626,7 @@ static int run(Trainer *t) {
 
   GraniteConfig cfg;
   flags_to_config(f, &cfg, t->vocab.size);
+  granite_graph_options(&cfg, &t->gopts);
   if (granite_model_create(&t->model, &cfg)) return 2;
   /* each thread runs the model on its own slice of the batch: two syncs per
    * step, robust when other jobs share the cores (model/replicas.h) */
@@ -614,6 +657,13 @@ static int run(Trainer *t) {
   gr_set_errors_collective(false);
 
   if (dist_any(load_data(t) != 0)) return 1;
+  if (flags_output_scale_auto(f) && !t->scale_restored) {
+    /* the same on every rank: all load the same training blocks */
+    t->model.cfg.output_scale = auto_output_scale(t);
+    if (dist_is_root())
+      fprintf(stderr, "output scale %.6g (the median training label%s)\n", (double)t->model.cfg.output_scale,
+              f->seq2seq ? " per instruction" : "");
+  }
   fill_meta(t);
   if (dist_any(dist_is_root() && make_dirs(f->checkpoint_dir))) return 1;
 

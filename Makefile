@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= 2
 PREFIX ?= /usr/local
 
-.PHONY: all deps build demo check bench install clean
+.PHONY: all deps build demo check bench bench-mpi install clean
 all: build
 
 deps:
@@ -25,6 +25,10 @@ bench: build
 # program, libraries, header, granite.pc, CMake package, man page, Python module
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+# docs/distributed.md: ranks against threads, allreduce cost (a few minutes)
+bench-mpi: build
+	@sh bench/mpi_scaling.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

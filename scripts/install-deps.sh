@@ -4,10 +4,11 @@
 set -e
 # binutils (GNU as: assembly input), g++ and pkg-config (the install test
 # builds outside C/C++ programs), python3 (the Python module and its tests),
-# libcairo2-dev (the PNG of `granite runs --plot`), libseccomp-dev (the
+# libopenmpi-dev and openmpi-bin (training and prediction over MPI,
+# docs/distributed.md), libcairo2-dev (the PNG of `granite runs --plot`), libseccomp-dev (the
 # sandbox of `granite measure`, docs/measure.md); docs/install.md says why
 # each is there.
-PKGS="libzydis-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-openmp-dev binutils g++ pkg-config python3 libcairo2-dev libseccomp-dev"
+PKGS="libzydis-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-openmp-dev binutils g++ pkg-config python3 libcairo2-dev libseccomp-dev libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

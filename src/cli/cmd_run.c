@@ -1,8 +1,10 @@
 /* `granite --gematria_action=train|predict|eval FLAGS` (the reference log's
  * form, spec §6) and the aliases `granite train|predict|eval FLAGS`. */
 #include <string.h>
+#include <omp.h>
 
 #include "cli/commands.h"
+#include "dist/dist.h"
 #include "train/evaluate.h"
 #include "train/flags.h"
 #include "train/predict.h"
@@ -26,6 +28,10 @@ static int run_action(int argc, char **argv, int forced_action) {
     }
     f.action = forced_action;
   }
+  if (f.num_threads > 0)
+    omp_set_num_threads(f.num_threads);
+  else if (dist_local_size() > 1) /* ranks sharing a machine share its cores */
+    omp_set_num_threads(omp_get_num_procs() / dist_local_size() > 1 ? omp_get_num_procs() / dist_local_size() : 1);
   int status;
   switch (f.action) {
     case ACTION_TRAIN: status = train_main(&f); break;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "dist/dist.h"
 #include "util/common.h"
 #include "util/flagfile.h"
 #include "util/machine.h"
@@ -42,11 +43,7 @@ static void usage(FILE *out) {
     fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
 }
 
-int main(int argc, char **argv) {
-  machine_select_blas_kernels(argc, argv); /* may re-exec once (util/machine.h) */
-  /* --flagfile=FILE becomes the file's flags in its place (util/flagfile.h);
-   * before any command name it is the Gematria form `granite --flagfile=F` */
-  if (flagfile_expand(argc, argv, 1, &argc, &argv)) return 2;
+static int dispatch(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -57,8 +54,27 @@ int main(int argc, char **argv) {
   }
   /* The reference log's form: gematria flags straight after the launcher. */
   if (!strncmp(argv[1], "--", 2)) return cmd_gematria(argc, argv);
-  for (size_t i = 0; i < ARRAY_LEN(commands); i++)
-    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
+    if (strcmp(argv[1], commands[i].name)) continue;
+    if (dist_size() > 1 && commands[i].run != cmd_train && commands[i].run != cmd_predict &&
+        commands[i].run != cmd_eval) {
+      /* every rank would do the same work and write the same files */
+      gr_error_collective("`granite %s` runs in one process; under mpirun only train, predict and eval share "
+                          "the work", argv[1]);
+      return 2;
+    }
+    return commands[i].run(argc - 1, argv + 1);
+  }
   gr_error("unknown command '%s' (granite --help lists them)", argv[1]);
   return 2;
+}
+
+int main(int argc, char **argv) {
+  machine_select_blas_kernels(argc, argv); /* may re-exec once (util/machine.h) */
+  /* --flagfile=FILE becomes the file's flags in its place (util/flagfile.h);
+   * before any command name it is the Gematria form `granite --flagfile=F` */
+  if (flagfile_expand(argc, argv, 1, &argc, &argv)) return 2;
+  /* a rank of an MPI job if started by mpirun, else one process as always */
+  if (dist_init(&argc, &argv)) return 1;
+  return dist_finalize(dispatch(argc, argv));
 }

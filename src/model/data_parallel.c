@@ -58,8 +58,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
   return p;
 }
 
-/* out = blocks [b0, b1) of b, with node/edge/block indices re-based. */
-static void batch_slice(Batch *out, const Batch *b, int b0, int b1) {
+void batch_slice(Batch *out, const Batch *b, int b0, int b1) {
   int T = b->num_tasks, n0 = b->node_offset[b0], n1 = b->node_offset[b1];
   int e0 = b->edge_offset[b0], e1 = b->edge_offset[b1];
   int i0 = 0, i1;

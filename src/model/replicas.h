@@ -41,6 +41,10 @@ void granite_replicas_forward(GraniteReplicas *r, const Batch *parts, float *con
  * then model->grads += the sum of the parts' gradients. */
 void granite_replicas_backward(GraniteReplicas *r, const Batch *parts, const float *const *d_outputs);
 
+/* out = blocks [b0, b1) of b, with node/edge/block indices re-based
+ * (model/data_parallel.c; also used by dist/dist_step.c). */
+void batch_slice(Batch *out, const Batch *b, int b0, int b1);
+
 /* Splits ids[0..n) into `parts` contiguous runs of about equal instruction
  * counts (instructions[id] per block): run p is ids[start[p] .. start[p+1]). */
 void granite_split_ids(const int32_t *ids, int n, const int32_t *instructions, int parts, int *start);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "io/checkpoint.h"
 #include "train/eval_analysis.h"
 #include "train/label_sources.h"
@@ -46,7 +47,12 @@ int eval_main(const GematriaFlags *f) {
   }
   Checkpoint ck;
   GraniteModel m;
-  if (restore_model_for_inference(f, &ck, &m)) return 1;
+  /* every rank reads the checkpoint and the input; rank 0 reports */
+  int restored = restore_model_for_inference(f, &ck, &m);
+  if (dist_any(restored != 0)) {
+    if (restored == 0) granite_model_destroy(&m), checkpoint_close(&ck);
+    return 1;
+  }
   int T = ck.num_tasks, status = 1;
   Dataset ds;
   memset(&ds, 0, sizeof ds);
@@ -56,8 +62,8 @@ int eval_main(const GematriaFlags *f) {
   EvalAnalysis *analysis = NULL;
   GraphOptions gopts;
   const char *repl = f->out_of_vocabulary_replacement_token[0] ? f->out_of_vocabulary_replacement_token : NULL;
-  if (graph_options_init(&gopts, &ck.vocab, repl)) goto out;
-  granite_graph_options(&m.cfg, &gopts);
+  bool loaded = graph_options_init(&gopts, &ck.vocab, repl) == 0;
+  if (loaded) granite_graph_options(&m.cfg, &gopts);
 
   const char *filters[GRANITE_MAX_TASKS];
   source_filters_for(f, &ck, filters);
@@ -67,15 +73,17 @@ int eval_main(const GematriaFlags *f) {
   o.source_filters = filters;
   o.num_filters = T;
   /* spec §5.1: eval aggregates like training, except RANDOM becomes MEAN */
-  ThroughputSelection sel;
-  if (throughput_selection_parse(flags_selection_name(f->training_throughput_selection), &sel)) goto out;
+  ThroughputSelection sel = THROUGHPUT_MEAN;
+  loaded = loaded && throughput_selection_parse(flags_selection_name(f->training_throughput_selection), &sel) == 0;
   o.selection = sel == THROUGHPUT_RANDOM ? THROUGHPUT_MEAN : sel;
   o.scaling = label_scaling_for(f, &ck);
   o.use_seq2seq_loss = false; /* block-level labels are what eval compares */
   o.drop_invalid = f->drop_invalid_blocks;
-  if (dataset_load(&ds, (const char *const *)f->input_file.items, f->input_file.count, &o)) goto out;
+  loaded = loaded && dataset_load(&ds, (const char *const *)f->input_file.items, f->input_file.count, &o) == 0;
+  if (dist_any(!loaded)) goto out;
   if (ds.num_blocks == 0) {
-    gr_error("%s: no block has a label matching the source filter '%s'", f->input_file.items[0], filters[0]);
+    gr_error_collective("%s: no block has a label matching the source filter '%s'", f->input_file.items[0],
+                        filters[0]);
     goto out;
   }
   /* --gematria_validation_fraction: only the blocks training held out */
@@ -96,6 +104,10 @@ int eval_main(const GematriaFlags *f) {
   double t0 = now_seconds();
   long done = predict_dataset(&m, &ds, ids, num_ids, max_blocks, f->max_instructions_in_batch, pred, &skipped);
   double secs = now_seconds() - t0;
+  if (!dist_is_root()) { /* its predictions went to rank 0 */
+    status = 0;
+    goto out;
+  }
   long nonfinite = 0;
   int rows = ids ? num_ids : ds.num_blocks;
   for (int r = 0; r < rows; r++)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "io/checkpoint.h"
 #include "io/tfrecord.h"
 #include "train/evaluate.h"
@@ -29,24 +30,95 @@ long predict_dataset(GraniteModel *m, const Dataset *ds, const int32_t *ids, int
   return predict_dataset_outputs(m, ds, ids, n, max_blocks, max_instructions, out, NULL, NULL, skipped);
 }
 
+/* The batches one process would run, in order: blocks order[start[j] ..
+ * start[j+1]) form batch j. */
+typedef struct {
+  int32_t *order;
+  int *start;
+  int count;
+  long skipped; /* listed blocks alone over the instruction cap */
+} BatchList;
+
+static void list_batches(const Dataset *ds, const int32_t *ids, int n, int max_blocks, int max_instructions,
+                         BatchList *bl) {
+  Sampler s;
+  sampler_init(&s, ds, ids, ids ? n : 0, SAMPLER_ONCE, max_blocks, max_instructions, 1);
+  bl->order = xmalloc(((size_t)s.n + 1) * sizeof *bl->order);
+  bl->start = xmalloc(((size_t)s.n + 2) * sizeof *bl->start);
+  bl->count = 0;
+  bl->start[0] = 0;
+  int k;
+  while ((k = sampler_next(&s, bl->order + bl->start[bl->count])) > 0) {
+    bl->start[bl->count + 1] = bl->start[bl->count] + k;
+    bl->count++;
+  }
+  bl->skipped = s.num_skipped;
+  sampler_free(&s);
+}
+
+/* Several ranks: rank r predicted batches [first(r), first(r+1)), a run of
+ * the list, so the ranks' values in rank order are the list's blocks in
+ * order. Rank 0 receives them into out (and prefix_out) at their places. */
+static void gather_predictions(const BatchList *bl, const Dataset *ds, int T, float *out, const int64_t *instr_first,
+                               float *prefix_out) {
+  int P = dist_size(), me = dist_rank();
+  size_t *count = xcalloc((size_t)P, sizeof *count), *icount = xcalloc((size_t)P, sizeof *icount);
+  size_t total = 0, itotal = 0;
+  for (int r = 0; r < P; r++) {
+    int b0 = bl->start[(long)bl->count * r / P], b1 = bl->start[(long)bl->count * (r + 1) / P];
+    count[r] = (size_t)(b1 - b0) * T;
+    for (int i = b0; i < b1 && prefix_out; i++) icount[r] += (size_t)ds->num_instructions[bl->order[i]] * T;
+    total += count[r];
+    itotal += icount[r];
+  }
+  int my0 = bl->start[(long)bl->count * me / P], my1 = bl->start[(long)bl->count * (me + 1) / P];
+  float *mine = xmalloc((count[me] + icount[me] + 1) * sizeof *mine), *at = mine;
+  for (int i = my0; i < my1; i++, at += T) memcpy(at, out + (size_t)bl->order[i] * T, T * sizeof *at);
+  for (int i = my0; i < my1 && prefix_out; i++) {
+    size_t len = (size_t)ds->num_instructions[bl->order[i]] * T;
+    memcpy(at, prefix_out + (size_t)instr_first[bl->order[i]] * T, len * sizeof *at);
+    at += len;
+  }
+  float *all = dist_is_root() ? xmalloc((total + itotal + 1) * sizeof *all) : NULL;
+  dist_gather_floats(mine, all, count, false);
+  if (prefix_out) dist_gather_floats(mine + count[me], all ? all + total : NULL, icount, false);
+  if (all) {
+    at = all;
+    for (int i = 0; i < bl->start[bl->count]; i++, at += T) memcpy(out + (size_t)bl->order[i] * T, at, T * sizeof *at);
+    for (int i = 0; i < bl->start[bl->count] && prefix_out; i++) {
+      size_t len = (size_t)ds->num_instructions[bl->order[i]] * T;
+      memcpy(prefix_out + (size_t)instr_first[bl->order[i]] * T, at, len * sizeof *at);
+      at += len;
+    }
+  }
+  free(all);
+  free(mine);
+  free(count);
+  free(icount);
+}
+
 long predict_dataset_outputs(GraniteModel *m, const Dataset *ds, const int32_t *ids, int n, int max_blocks,
                              int max_instructions, float *out, const int64_t *instr_first, float *prefix_out,
                              long *skipped) {
   bool per_instruction = prefix_out && m->cfg.seq2seq;
   int T = m->cfg.num_tasks;
   for (size_t i = 0; i < (size_t)ds->num_blocks * T; i++) out[i] = NAN;
-  Sampler s;
-  sampler_init(&s, ds, ids, ids ? n : 0, SAMPLER_ONCE, max_blocks, max_instructions, 1);
-  int32_t *batch_ids = xmalloc((size_t)sampler_max_batch(&s) * sizeof *batch_ids);
+  /* With several ranks each predicts a run of whole batches of this list,
+   * so every block is predicted in the same batch as by one process, with
+   * the same bits (dist/dist.h). */
+  BatchList bl;
+  list_batches(ds, ids, n, max_blocks, max_instructions, &bl);
+  int P = dist_size(), me = dist_rank();
+  int first = (int)((long)bl.count * me / P), end = (int)((long)bl.count * (me + 1) / P);
   Batch b;
   batch_init(&b, T);
   Rng rng; /* only used with RANDOM label selection; labels do not matter here */
   rng_seed(&rng, 1);
   float *outputs = NULL, *block = NULL;
   size_t cap_out = 0, cap_block = 0;
-  long done = 0;
-  int k;
-  while ((k = sampler_next(&s, batch_ids)) > 0) {
+  for (int batch = first; batch < end; batch++) {
+    const int32_t *batch_ids = bl.order + bl.start[batch];
+    int k = bl.start[batch + 1] - bl.start[batch];
     dataset_fill_batch(ds, batch_ids, k, &b, &rng);
     grow_array((void **)&outputs, &cap_out, (size_t)granite_output_rows(m, &b) * T, sizeof(float));
     grow_array((void **)&block, &cap_block, (size_t)k * T, sizeof(float));
@@ -63,14 +135,15 @@ long predict_dataset_outputs(GraniteModel *m, const Dataset *ds, const int32_t *
         at++;
       }
     }
-    done += k;
   }
-  if (skipped) *skipped = s.num_skipped;
+  if (P > 1) gather_predictions(&bl, ds, T, out, instr_first, per_instruction ? prefix_out : NULL);
+  long done = bl.start[bl.count];
+  if (skipped) *skipped = bl.skipped;
   free(outputs);
   free(block);
-  free(batch_ids);
+  free(bl.order);
+  free(bl.start);
   batch_free(&b);
-  sampler_free(&s);
   return done;
 }
 
@@ -153,7 +226,13 @@ int predict_main(const GematriaFlags *f) {
   }
   Checkpoint ck;
   GraniteModel m;
-  if (restore_model_for_inference(f, &ck, &m)) return 1;
+  /* every rank reads the checkpoint and the whole input (to cut it into the
+   * batches of one process); rank 0 alone writes */
+  int restored = restore_model_for_inference(f, &ck, &m);
+  if (dist_any(restored != 0)) {
+    if (restored == 0) granite_model_destroy(&m), checkpoint_close(&ck);
+    return 1;
+  }
   const double label_scaling = label_scaling_for(f, &ck);
   int T = ck.num_tasks, status = 1;
   GraphOptions gopts;
@@ -173,14 +252,15 @@ int predict_main(const GematriaFlags *f) {
   TFRecordWriter w;
   bool writer_open = false;
 
-  if (graph_options_init(&gopts, &ck.vocab, repl)) goto out;
-  granite_graph_options(&m.cfg, &gopts);
   DatasetOptions o;
+  bool loaded = graph_options_init(&gopts, &ck.vocab, repl) == 0;
+  if (loaded) granite_graph_options(&m.cfg, &gopts);
   dataset_options_init(&o, &gopts);
   o.mode = DATASET_PREDICT;
   o.num_tasks = T;
   o.quiet = true;
-  if (dataset_load(&ds, (const char *const *)f->input_file.items, f->input_file.count, &o)) goto out;
+  loaded = loaded && dataset_load(&ds, (const char *const *)f->input_file.items, f->input_file.count, &o) == 0;
+  if (dist_any(!loaded)) goto out;
 
   const char *filter_text[GRANITE_MAX_TASKS];
   source_filters_for(f, &ck, filter_text);
@@ -202,6 +282,10 @@ int predict_main(const GematriaFlags *f) {
   long predicted = predict_dataset_outputs(&m, &ds, NULL, 0, max_blocks, f->max_instructions_in_batch, pred,
                                            instr_first, deltas, &skipped);
   double secs = now_seconds() - t0;
+  if (!dist_is_root()) { /* its predictions went to rank 0 */
+    status = 0;
+    goto out;
+  }
 
   char default_name[600];
   snprintf(default_name, sizeof default_name, "granite: %s", base_name(ck.path));

@@ -21,7 +21,11 @@
  * predictions at each block's dataset position; blocks not predicted (not
  * listed, invalid, alone over the instruction cap) get NaN. Returns the
  * number of blocks predicted; *skipped (may be NULL) the listed blocks left
- * out because of the cap. */
+ * out because of the cap.
+ *
+ * Collective in a job of several ranks (dist/dist.h): each rank predicts a
+ * run of whole batches and `out` is complete on rank 0 only (the other
+ * ranks' hold their own share). */
 long predict_dataset(GraniteModel *m, const Dataset *ds, const int32_t *ids, int n, int max_blocks,
                      int max_instructions, float *out, long *skipped);
 

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "dist/dist.h"
+#include "dist/dist_step.h"
 #include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "model/loss.h"
@@ -90,6 +92,7 @@ typedef struct {
   const int32_t *order_to_save;
   int32_t *restored_order;
   size_t restored_order_len;
+  DistStep dist; /* this rank's part of each step (dist/dist_step.h) */
 } Trainer;
 
 static int make_dirs(const char *path) {
@@ -133,9 +136,10 @@ static int load_data(Trainer *t) {
   o.drop_invalid = f->drop_invalid_blocks;
   double t0 = now_seconds();
   if (dataset_load(&t->data, (const char *const *)f->input_file.items, f->input_file.count, &o)) return -1;
-  fprintf(stderr, "loaded %d blocks (%ld records, %ld dropped without labels, %ld invalid dropped) in %.1fs\n",
-          t->data.num_blocks, t->data.num_records, t->data.num_dropped_no_label, t->data.num_dropped_invalid,
-          now_seconds() - t0);
+  if (dist_is_root())
+    fprintf(stderr, "loaded %d blocks (%ld records, %ld dropped without labels, %ld invalid dropped) in %.1fs\n",
+            t->data.num_blocks, t->data.num_records, t->data.num_dropped_no_label, t->data.num_dropped_invalid,
+            now_seconds() - t0);
   if (f->validation_file) {
     StringList files = {0};
     const char *p = f->validation_file;
@@ -174,7 +178,7 @@ static int load_data(Trainer *t) {
     gr_error("%s: no training blocks with labels matching --gematria_throughput_source_filter", f->input_file.items[0]);
     return -1;
   }
-  if (t->valid_ds)
+  if (t->valid_ds && dist_is_root())
     fprintf(stderr, "training on %d blocks, validating on %d held-out blocks\n", t->num_train, t->num_valid);
   if (t->valid_ds && t->num_valid == 0) {
     gr_warn("the validation set is empty; no validation will be done");
@@ -247,7 +251,12 @@ static double validate(Trainer *t, bool *is_best) {
   float *pred = xmalloc((size_t)ds->num_blocks * (size_t)t->num_tasks * sizeof(float));
   int max_blocks = t->f->max_blocks_in_batch > 0 ? t->f->max_blocks_in_batch : PREDICT_DEFAULT_BATCH;
   if (max_blocks < 256) max_blocks = 256; /* inference batches can be bigger than training ones */
+  /* every rank predicts its share; the predictions meet on rank 0 */
   predict_dataset(&t->model, ds, t->valid_ids, t->num_valid, max_blocks, t->f->max_instructions_in_batch, pred, NULL);
+  if (!dist_is_root()) {
+    free(pred);
+    return NAN;
+  }
   Metrics m;
   int rc = evaluate_predictions(&m, ds, t->valid_ids, t->num_valid, pred, &t->ranks, false);
   free(pred);
@@ -427,6 +436,35 @@ done:
   return rc;
 }
 
+/* Rank 0 alone reads the checkpoint directory (it alone writes it, so the
+ * ranks need no shared file system); the other ranks receive what it
+ * restored: parameters, optimizer state, step and random state. */
+static void share_restored_state(Trainer *t, int *restored) {
+  if (dist_size() == 1) return;
+  int64_t head[5] = {*restored, t->step, t->last_saved_step, (int64_t)t->restored_order_len, t->scale_restored};
+  dist_broadcast(head, sizeof head);
+  *restored = (int)head[0];
+  t->step = head[1];
+  t->last_saved_step = head[2];
+  t->scale_restored = head[4] != 0;
+  dist_broadcast(&t->model.cfg.output_scale, sizeof t->model.cfg.output_scale);
+  dist_broadcast(&t->best_valid_mape, sizeof t->best_valid_mape);
+  dist_broadcast(t->last_checkpoint, sizeof t->last_checkpoint);
+  dist_broadcast(&t->rs, sizeof t->rs);
+  dist_broadcast(t->model.params, t->model.num_params * sizeof(float));
+  dist_broadcast(&t->opt.step, sizeof t->opt.step);
+  size_t state = t->opt.num_params * sizeof(float);
+  if (t->opt.m) dist_broadcast(t->opt.m, state);
+  if (t->opt.v) dist_broadcast(t->opt.v, state);
+  if (head[3] > 0) {
+    if (!dist_is_root()) {
+      t->restored_order = xmalloc((size_t)head[3] * sizeof(int32_t));
+      t->restored_order_len = (size_t)head[3];
+    }
+    dist_broadcast(t->restored_order, (size_t)head[3] * sizeof(int32_t));
+  }
+}
+
 static int check_required(const GematriaFlags *f) {
   if (!f->tokens_file) {
     gr_error("--gematria_tokens_file is required for training (write one with `granite tokens`)");
@@ -452,6 +490,7 @@ static void trainer_free(Trainer *t) {
   free(t->train_ids);
   free(t->valid_ids);
   free(t->restored_order);
+  dist_step_free(&t->dist);
   vocab_free(&t->vocab);
   checkpoint_meta_free(&t->meta);
   progress_close(&t->progress);
@@ -470,7 +509,7 @@ static int train_step(Trainer *t, Batch *b, float **bufs, size_t *caps, double *
   grow_array((void **)&bufs[3], &caps[3], need_block, sizeof(float)); /* d block predictions */
   float *out = bufs[0], *block = bufs[1], *d_out = bufs[2], *d_block = bufs[3];
 
-  granite_forward(m, b, out, block);
+  dist_forward(&t->dist, m, b, out, block);
   double loss;
   if (t->use_deltas) {
     loss = loss_compute(t->loss_type, t->loss_norm, out, b->delta_labels, b->delta_mask, R, T, NULL, d_out).objective;
@@ -486,22 +525,23 @@ static int train_step(Trainer *t, Batch *b, float **bufs, size_t *caps, double *
   *loss_out = loss;
   if (!isfinite(loss)) {
     progress_break_line(&t->progress);
-    gr_error("step %lld: the loss is %s; stopping without saving this model (last checkpoint: %s); try a lower "
-             "--gematria_learning_rate or --gematria_grad_clip_norm",
-             (long long)t->step + 1, isnan(loss) ? "NaN" : "infinite",
-             t->last_checkpoint[0] ? t->last_checkpoint : "none");
+    gr_error_collective("step %lld: the loss is %s; stopping without saving this model (last checkpoint: %s); try a "
+                        "lower --gematria_learning_rate or --gematria_grad_clip_norm",
+                        (long long)t->step + 1, isnan(loss) ? "NaN" : "infinite",
+                        t->last_checkpoint[0] ? t->last_checkpoint : "none");
     return -1;
   }
   memset(m->grads, 0, m->num_params * sizeof(float));
-  granite_backward(m, b, d_out);
+  dist_backward(&t->dist, m, b, d_out); /* with several ranks, the gradient summed over all */
   size_t bad_element;
   int bad = find_nonfinite_gradient(m->grads, m->tensors, m->num_tensors, &bad_element);
   if (bad >= 0) {
     progress_break_line(&t->progress);
-    gr_error("step %lld: the gradient of %s has a NaN or infinite value (element %zu); stopping without saving this "
-             "model (last checkpoint: %s); try a lower --gematria_learning_rate or --gematria_grad_clip_norm",
-             (long long)t->step + 1, m->tensors[bad].name, bad_element,
-             t->last_checkpoint[0] ? t->last_checkpoint : "none");
+    gr_error_collective("step %lld: the gradient of %s has a NaN or infinite value (element %zu); stopping without "
+                        "saving this model (last checkpoint: %s); try a lower --gematria_learning_rate or "
+                        "--gematria_grad_clip_norm",
+                        (long long)t->step + 1, m->tensors[bad].name, bad_element,
+                        t->last_checkpoint[0] ? t->last_checkpoint : "none");
     return -1;
   }
   if (t->f->grad_clip_norm > 0)
@@ -514,11 +554,11 @@ static int train_step(Trainer *t, Batch *b, float **bufs, size_t *caps, double *
   bad = find_nonfinite_gradient(m->params, m->tensors, m->num_tensors, &bad_element);
   if (bad >= 0) {
     progress_break_line(&t->progress);
-    gr_error("step %lld: the update made parameter %s NaN or infinite (element %zu, learning rate %g); stopping "
-             "without saving this model (last checkpoint: %s); try a lower --gematria_learning_rate or "
-             "--gematria_grad_clip_norm",
-             (long long)t->step + 1, m->tensors[bad].name, bad_element, lr,
-             t->last_checkpoint[0] ? t->last_checkpoint : "none");
+    gr_error_collective("step %lld: the update made parameter %s NaN or infinite (element %zu, learning rate %g); "
+                        "stopping without saving this model (last checkpoint: %s); try a lower "
+                        "--gematria_learning_rate or --gematria_grad_clip_norm",
+                        (long long)t->step + 1, m->tensors[bad].name, bad_element, lr,
+                        t->last_checkpoint[0] ? t->last_checkpoint : "none");
     return -1;
   }
   t->step++;
@@ -558,6 +598,9 @@ static int check_updated_model(Trainer *t, const Batch *b, float **bufs, size_t 
 
 static int run(Trainer *t) {
   const GematriaFlags *f = t->f;
+  /* Up to the first file read, errors follow from the command line alone:
+   * every rank meets them, rank 0 says them (train_main switches back). */
+  gr_set_errors_collective(true);
   if (flags_validate(f) || check_required(f)) return 2;
   if (f->num_threads > 0) omp_set_num_threads(f->num_threads);
   t->best_valid_mape = INFINITY;
@@ -574,11 +617,14 @@ static int run(Trainer *t) {
       optimizer_type_parse(flags_optimizer_name(f->optimizer_type), &opt_type))
     return 1;
   uint64_t seed = seed_of(f);
+  dist_broadcast(&seed, sizeof seed); /* a clock seed too: one model, one seed */
   if (lr_schedule_init(&t->sched, sched_type, f->learning_rate, f->decay_steps, f->decay_rate, seed)) return 2;
   if (loss_type_parse(flags_loss_type_name(f->loss_type), &t->loss_type) ||
       loss_norm_parse(flags_normalization_name(f->loss_normalization), &t->loss_norm))
     return 2;
-  if (vocab_load(&t->vocab, f->tokens_file)) return 1;
+  gr_set_errors_collective(false);
+  /* each rank reads the tokens file and the data itself (docs/distributed.md) */
+  if (dist_any(vocab_load(&t->vocab, f->tokens_file) != 0)) return 1;
   const char *repl = f->out_of_vocabulary_replacement_token[0] ? f->out_of_vocabulary_replacement_token : NULL;
   if (graph_options_init(&t->gopts, &t->vocab, repl)) return 1;
 
@@ -598,27 +644,34 @@ static int run(Trainer *t) {
   rng_seed(&t->rs.labels, seed ^ 0x1234567ull);
   rng_seed(&t->rs.injection, seed ^ 0x7654321ull);
 
-  int restored = restore_state(t, &cfg, opt_type);
-  if (restored < 0) return 1;
+  int restored = dist_is_root() ? restore_state(t, &cfg, opt_type) : 0;
+  if (dist_any(restored < 0)) return 1;
+  share_restored_state(t, &restored);
+  dist_step_init(&t->dist, t->num_tasks);
 
   int64_t target = f->training_num_epochs; /* global step to reach; 0 = forever */
   if (target > 0 && t->step >= target) {
-    fprintf(stderr, "%s is already at global step %lld >= --gematria_training_num_epochs=%lld: nothing to do\n",
+    if (dist_is_root())
+      fprintf(stderr, "%s is already at global step %lld >= --gematria_training_num_epochs=%lld: nothing to do\n",
             t->last_checkpoint, (long long)t->step, (long long)target);
     return 0;
   }
   ScheduleCheckOptions sco = {.allow_zero_learning_rate = f->allow_zero_learning_rate};
+  gr_set_errors_collective(true);
   if (schedule_check(&t->sched, t->step, target > 0 ? target - t->step : 0, &sco) < 0) return 2;
+  gr_set_errors_collective(false);
 
-  if (load_data(t)) return 1;
+  if (dist_any(load_data(t) != 0)) return 1;
   if (flags_output_scale_auto(f) && !t->scale_restored) {
+    /* the same on every rank: all load the same training blocks */
     t->model.cfg.output_scale = auto_output_scale(t);
-    fprintf(stderr, "output scale %.6g (the median training label%s)\n", (double)t->model.cfg.output_scale,
-            f->seq2seq ? " per instruction" : "");
+    if (dist_is_root())
+      fprintf(stderr, "output scale %.6g (the median training label%s)\n", (double)t->model.cfg.output_scale,
+              f->seq2seq ? " per instruction" : "");
   }
   fill_meta(t);
-  if (make_dirs(f->checkpoint_dir)) return 1;
-  if (flags_write_run_file(f->checkpoint_dir, f)) return 1; /* for `granite runs` */
+  if (dist_any(dist_is_root() && make_dirs(f->checkpoint_dir))) return 1;
+  if (dist_any(dist_is_root() && flags_write_run_file(f->checkpoint_dir, f))) return 1; /* for `granite runs` */
 
   SamplerMode mode = f->training_randomize_batches ? SAMPLER_RANDOM : SAMPLER_SEQUENTIAL;
   sampler_init(&t->sampler, &t->data, t->train_ids, t->train_ids ? t->num_train : 0, mode, f->max_blocks_in_batch,
@@ -632,12 +685,18 @@ static int run(Trainer *t) {
 
   char jsonl[4200];
   snprintf(jsonl, sizeof jsonl, "%s/metrics.jsonl", f->checkpoint_dir);
-  if (progress_init(&t->progress, t->step, target, f->log_interval_secs, t->num_tasks, t->task_names, jsonl)) return 1;
-  if (summaries_open(&t->summaries, f, t->num_tasks, t->task_names, &t->ranks)) return 1;
-  char until[64] = "until interrupted";
+  /* rank 0 alone logs: progress lines, metrics.jsonl, TensorBoard, validation, checkpoints */
+  if (dist_any(dist_is_root() &&
+               progress_init(&t->progress, t->step, target, f->log_interval_secs, t->num_tasks, t->task_names, jsonl)))
+    return 1;
+  if (dist_any(dist_is_root() && summaries_open(&t->summaries, f, t->num_tasks, t->task_names, &t->ranks))) return 1;
+  char until[64] = "until interrupted", ranks[64] = "";
   if (target > 0) snprintf(until, sizeof until, "to %lld", (long long)target);
-  fprintf(stderr, "training %s: %zu parameters, %d tasks, from step %lld %s\n", f->seq2seq ? "seq2seq" : "seq2num",
-          t->model.num_params, t->num_tasks, (long long)t->step, until);
+  if (dist_size() > 1)
+    snprintf(ranks, sizeof ranks, " on %d ranks x %d threads", dist_size(), omp_get_max_threads());
+  if (dist_is_root())
+    fprintf(stderr, "training %s: %zu parameters, %d tasks, from step %lld %s%s\n", f->seq2seq ? "seq2seq" : "seq2num",
+            t->model.num_params, t->num_tasks, (long long)t->step, until, ranks);
 
   BatchRandomState start_rs = {t->rs.sampler, t->rs.labels, t->rs.injection, t->rs.sampler_cursor};
   BatchSource source;
@@ -651,11 +710,13 @@ static int run(Trainer *t) {
   int status = 0;
   int valid_every = f->validation_epochs > 0 ? f->validation_epochs : f->save_checkpoint_epochs;
   double last_lr = lr_schedule_value(&t->sched, t->step);
-  while (!stop_requested && (target == 0 || t->step < target)) {
+  /* All ranks stop at the same step: a signal may reach them steps apart. */
+  bool stopping = dist_any(stop_requested != 0);
+  while (!stopping && (target == 0 || t->step < target)) {
     tb = batch_source_next(&source);
     int k = tb->num_blocks;
     if (k == 0) {
-      gr_error("no training block fits in a batch of --gematria_max_instructions_in_batch=%d instructions",
+      gr_error_collective("no training block fits in a batch of --gematria_max_instructions_in_batch=%d instructions",
                f->max_instructions_in_batch);
       status = 1;
       break;
@@ -672,33 +733,42 @@ static int run(Trainer *t) {
     t->rs.injection = tb->after.injection;
     t->order_to_save = tb->order_after;
     bool last = target > 0 && t->step >= target;
-    progress_step(&t->progress, t->step, k, loss, mae, last_lr, last || stop_requested);
+    stopping = dist_any(stop_requested != 0);
+    if (dist_is_root()) progress_step(&t->progress, t->step, k, loss, mae, last_lr, last || stopping);
     bool save_now = t->step % f->save_checkpoint_epochs == 0;
     double vmape = NAN;
-    bool best = false;
-    if (t->valid_ds && (t->step % valid_every == 0 || last || stop_requested)) {
-      vmape = validate(t, &best);
+    bool best = false, validated = t->valid_ds && (t->step % valid_every == 0 || last || stopping);
+    if (validated) {
+      vmape = validate(t, &best); /* best: rank 0 only */
       if (best) save_now = true; /* keep the best model by validation MAPE */
     }
-    summaries_step(&t->summaries, t->step, &tb->batch, bufs[1], loss, last_lr, vmape);
-    if (save_now && (check_updated_model(t, &tb->batch, bufs, caps) || save_checkpoint(t, vmape))) {
+    if (dist_is_root()) summaries_step(&t->summaries, t->step, &tb->batch, bufs[1], loss, last_lr, vmape);
+    /* rank 0 saves; every rank learns whether that failed */
+    if ((save_now || validated) &&
+        dist_any(dist_is_root() && save_now &&
+                 (check_updated_model(t, &tb->batch, bufs, caps) || save_checkpoint(t, vmape)))) {
       status = 1;
       break;
     }
   }
-  if (status == 0 && t->step != t->last_saved_step) {
-    /* final save (also after SIGINT/SIGTERM): never lose the last steps */
-    if (check_updated_model(t, &tb->batch, bufs, caps) || save_checkpoint(t, NAN)) status = 1;
+  /* final save (also after SIGINT/SIGTERM): never lose the last steps */
+  if (status == 0 && dist_any(dist_is_root() && t->step != t->last_saved_step &&
+                              (check_updated_model(t, &tb->batch, bufs, caps) || save_checkpoint(t, NAN))))
+    status = 1;
+  if (dist_is_root() && status == 0) {
+    if (stopping && stop_requested)
+      fprintf(stderr, "stopped by signal %d at global step %lld; run the same command again to resume\n",
+              (int)stop_requested, (long long)t->step);
+    else if (stopping)
+      fprintf(stderr, "stopped at global step %lld (another rank received a signal); run the same command again "
+              "to resume\n", (long long)t->step);
+    else
+      fprintf(stderr, "finished at global step %lld (%.0fs, of which %.2fs waiting for batches%s)\n",
+              (long long)t->step, now_seconds() - t->progress.start_time, source.wait_seconds,
+              f->prefetch_batches ? ", built in a second thread" : "");
+    if (isfinite(t->best_valid_mape))
+      fprintf(stderr, "best validation MAPE %.3f%% (see %s/checkpoint)\n", t->best_valid_mape, f->checkpoint_dir);
   }
-  if (status == 0 && stop_requested)
-    fprintf(stderr, "stopped by signal %d at global step %lld; run the same command again to resume\n",
-            (int)stop_requested, (long long)t->step);
-  else if (status == 0)
-    fprintf(stderr, "finished at global step %lld (%.0fs, of which %.2fs waiting for batches%s)\n",
-            (long long)t->step, now_seconds() - t->progress.start_time, source.wait_seconds,
-            f->prefetch_batches ? ", built in a second thread" : "");
-  if (isfinite(t->best_valid_mape) && status == 0)
-    fprintf(stderr, "best validation MAPE %.3f%% (see %s/checkpoint)\n", t->best_valid_mape, f->checkpoint_dir);
   for (int i = 0; i < 4; i++) free(bufs[i]);
   batch_source_stop(&source);
   return status;
@@ -710,6 +780,7 @@ int train_main(const GematriaFlags *f) {
   t.f = f;
   stop_requested = 0;
   int status = run(&t);
+  gr_set_errors_collective(false);
   trainer_free(&t);
   return status;
 }

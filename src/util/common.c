@@ -13,30 +13,51 @@ static const char *error_place;
 
 void gr_error_place(const char *place) { error_place = place; }
 
-static void print_line(const char *kind, const char *fmt, va_list ap) {
-  fprintf(stderr, "granite: %s: ", kind);
+/* "rank R of N: " in a job of several ranks, else "" (set once at start-up). */
+static char rank_label[48];
+static bool quiet_rank, errors_collective;
+
+void gr_set_rank(int rank, int size) {
+  if (size > 1) snprintf(rank_label, sizeof rank_label, "rank %d of %d: ", rank, size);
+  quiet_rank = rank != 0;
+}
+
+static void print_line(const char *kind, bool name_rank, const char *fmt, va_list ap) {
+  fprintf(stderr, "granite: %s%s: ", name_rank ? rank_label : "", kind);
   if (error_place) fprintf(stderr, "%s: ", error_place);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
 }
 
+void gr_set_errors_collective(bool on) { errors_collective = on; }
+
 void gr_error(const char *fmt, ...) {
+  if (errors_collective && quiet_rank) return;
   va_list ap;
   va_start(ap, fmt);
-  print_line("error", fmt, ap);
+  print_line("error", !errors_collective, fmt, ap);
   va_end(ap);
 }
 
 void gr_warn(const char *fmt, ...) {
+  if (quiet_rank) return;
   va_list ap;
   va_start(ap, fmt);
-  print_line("warning", fmt, ap);
+  print_line("warning", false, fmt, ap);
+  va_end(ap);
+}
+
+void gr_error_collective(const char *fmt, ...) {
+  if (quiet_rank) return;
+  va_list ap;
+  va_start(ap, fmt);
+  print_line("error", false, fmt, ap);
   va_end(ap);
 }
 
 static void *check(void *p, size_t n) {
   if (!p && n) {
-    fprintf(stderr, "granite: error: out of memory allocating %zu bytes\n", n);
+    fprintf(stderr, "granite: %serror: out of memory allocating %zu bytes\n", rank_label, n);
     exit(2);
   }
   return p;

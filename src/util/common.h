@@ -17,6 +17,18 @@ void gr_error_place(const char *place);
 /* "granite: warning: ..." */
 void gr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* In a job of several ranks (dist/dist.h): error lines become "granite:
+ * rank R of N: error: ...", and warnings are printed by rank 0 alone (every
+ * rank reads the same inputs, so the others would only repeat them). */
+void gr_set_rank(int rank, int size);
+/* An error that every rank meets at the same point with the same message
+ * (it follows from data all ranks share, e.g. a NaN loss of the global
+ * batch): one line, from rank 0, without a rank. Same as gr_error alone. */
+void gr_error_collective(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* on: every gr_error is a gr_error_collective, for a stretch of code whose
+ * errors follow from the command line alone (flags, schedule checks). */
+void gr_set_errors_collective(bool on);
+
 /* Allocation that never returns NULL: out of memory is reported and exits. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t count, size_t size);

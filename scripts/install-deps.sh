@@ -1,8 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages granite builds against, when they are missing.
 # Called by `make`; safe to run again (it does nothing when all are present).
+# `install-deps.sh sanitize` adds what `make check-sanitize` and `make fuzz`
+# need: clang with its sanitizer and libFuzzer runtimes and its OpenMP.
 set -e
 PKGS="libzydis-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-openmp-dev"
+[ "$1" = sanitize ] && PKGS="$PKGS clang libclang-rt-14-dev libomp-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

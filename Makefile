@@ -1,8 +1,9 @@
 # Convenience wrapper: `make demo` and `make check` are the README's two commands.
 BUILD ?= build
 JOBS ?= 2
+PREFIX ?= /usr/local
 
-.PHONY: all deps build demo check bench clean check-sanitize fuzz
+.PHONY: all deps build demo check bench install clean check-sanitize fuzz
 SAN_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 15
@@ -26,6 +27,10 @@ check: build
 
 bench: build
 	@$(BUILD)/granite bench
+
+# program, libraries, header, granite.pc, CMake package, man page, Python module
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 # The whole suite built with ASan + LeakSanitizer + UBSan (docs/reliability.md).
 check-sanitize:

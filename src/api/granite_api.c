@@ -13,7 +13,9 @@
 #include "io/checkpoint.h"
 #include "model/model.h"
 #include "util/common.h"
+#include "x86/assemble.h"
 #include "x86/canonicalize.h"
+#include "x86/tokens.h"
 
 struct granite_model {
   GraniteModel model;
@@ -32,6 +34,8 @@ struct granite_model {
 static void set_error(char *err, size_t err_size, const char *msg) {
   if (err && err_size) snprintf(err, err_size, "%s", msg);
 }
+
+const char *granite_version(void) { return GRANITE_VERSION_STRING; }
 
 granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_size) {
   Checkpoint ck;
@@ -59,6 +63,7 @@ granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_s
   ck.num_tasks = 0;
   const char *oov = checkpoint_meta_get(&ck.meta, "oov_replacement_token");
   int rc = graph_options_init(&g->graph_options, &g->vocab, oov ? oov : "_UNKNOWN_");
+  granite_graph_options(&g->model.cfg, &g->graph_options);
   checkpoint_close(&ck);
   if (rc != 0) {
     set_error(err, err_size, "checkpoint token list lacks the structural tokens");
@@ -155,4 +160,74 @@ int granite_predict_hex(granite_model *g, const char *hex, float *out) {
   int rc = bhive_decode_hex(hex, len, code) == 0 ? granite_predict_bytes(g, code, len / 2, out) : -1;
   free(code);
   return rc;
+}
+
+int granite_assemble(const char *text, int syntax, uint8_t **code, size_t *size, char *err, size_t err_size) {
+  if (!code || !size) return -1;
+  return x86_assemble(text, syntax == GRANITE_SYNTAX_ATT, NULL, code, size, err, err_size);
+}
+
+void granite_buffer_free(void *buffer) { free(buffer); }
+
+int granite_predict_asm(granite_model *g, const char *text, int syntax, float *out, char *err, size_t err_size) {
+  uint8_t *code;
+  size_t size;
+  if (granite_assemble(text, syntax, &code, &size, err, err_size) != 0) return -1;
+  int rc = granite_predict_bytes(g, code, size, out);
+  if (rc != 0) set_error(err, err_size, "the assembled code does not decode as x86-64 or has no instructions");
+  free(code);
+  return rc;
+}
+
+/* Appends token lists to a bounded buffer, counting what would not fit. */
+typedef struct {
+  char *out;
+  size_t cap, len;
+  int first;
+} TokenText;
+
+static void put_text(TokenText *t, const char *s) {
+  for (; *s; s++, t->len++)
+    if (t->len + 1 < t->cap) t->out[t->len] = *s;
+}
+
+static void put_token(const char *token, void *ctx) {
+  TokenText *t = ctx;
+  if (!t->first) put_text(t, " ");
+  t->first = 0;
+  put_text(t, token);
+}
+
+long granite_canonicalize_hex(const char *hex, char *out, size_t out_size, char *err, size_t err_size) {
+  size_t len = hex ? strlen(hex) : 0;
+  if (len == 0 || len % 2) {
+    set_error(err, err_size, "hex block is empty or has an odd number of digits");
+    return -1;
+  }
+  uint8_t *code = malloc(len / 2);
+  if (!code || bhive_decode_hex(hex, len, code) != 0) {
+    set_error(err, err_size, "not machine code in hex");
+    free(code);
+    return -1;
+  }
+  Gematria__BasicBlockProto block;
+  gematria__basic_block_proto__init(&block);
+  size_t bad = 0;
+  int n = x86_canonicalize_block(code, len / 2, 0, &block, &bad);
+  free(code);
+  if (n <= 0) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "undecodable instruction at byte offset %zu", bad);
+    set_error(err, err_size, msg);
+    return -1;
+  }
+  TokenText t = {out, out ? out_size : 0, 0, 1};
+  for (size_t i = 0; i < block.n_canonicalized_instructions; i++) {
+    t.first = 1;
+    instruction_token_list(block.canonicalized_instructions[i], put_token, &t);
+    put_text(&t, "\n");
+  }
+  if (t.cap) t.out[t.len < t.cap ? t.len : t.cap - 1] = 0;
+  x86_block_clear(&block);
+  return (long)t.len;
 }

@@ -11,7 +11,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=$SRC/../shared/data
 T=$(mktemp -d /tmp/granite_fuzz_seeds_XXXXXX)
 trap 'rm -rf "$T"' EXIT
-for t in tfrecord proto bhive_csv hex canonicalize graph tokens checkpoint checkpoint_index flags; do
+for t in tfrecord proto bhive_csv hex canonicalize graph tokens checkpoint checkpoint_index flags elf; do
   mkdir -p "$OUT/fuzz_$t"
 done
 
@@ -57,6 +57,11 @@ head -n 40 "$SRC/data/sample/haswell.csv" | cut -d, -f1 | while read -r hex; do
   unhex "$hex" >"$OUT/fuzz_canonicalize/block$i"
   { printf '\000'; cat "$OUT/fuzz_canonicalize/block$i"; } >"$OUT/fuzz_graph/code$i"
   i=$((i + 1))
+done
+
+# ELF files (fuzz_elf, the reader of granite extract): small ones of this machine.
+for f in /usr/bin/true /usr/lib/x86_64-linux-gnu/crt1.o /usr/lib/x86_64-linux-gnu/crti.o; do
+  [ -f "$f" ] && cp "$f" "$OUT/fuzz_elf/" || true
 done
 
 # Tokens files.

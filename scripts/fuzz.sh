@@ -22,9 +22,11 @@ for exe in "$B"/fuzz_*; do
   [ -x "$exe" ] && [ -f "$exe" ] || continue
   t=$(basename "$exe")
   mkdir -p "$B/fuzz-corpus/$t"
-  # -close_fd_mask=3 mutes the targets' own error lines; sanitizer and
-  # libFuzzer reports still reach the log.
-  nice -n 10 "$exe" -max_total_time="$S" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  # -timeout=60: generous, the machine may be busy; -close_fd_mask=3 mutes
+  # the targets' own error lines (sanitizer and libFuzzer reports still reach
+  # the log); timeout(1): libFuzzer's exit can hang after a report while
+  # OpenMP threads are up.
+  timeout -s KILL $((S + 300)) nice -n 10 "$exe" -max_total_time="$S" -timeout=60 -rss_limit_mb=2048 -max_len=65536 \
     -close_fd_mask=3 -print_final_stats=1 -artifact_prefix="$B/fuzz-artifacts/$t-" \
     "$B/fuzz-corpus/$t" "$B/fuzz-seeds/$t" >"$B/fuzz-logs/$t.log" 2>&1
   rc=$?

@@ -10,9 +10,15 @@ set -u
 B=${1:?usage: fuzz.sh BUILD_DIR SECONDS}
 S=${2:?usage: fuzz.sh BUILD_DIR SECONDS}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# (Re)make the seeds when a target has none yet (a new target, a new build).
+for exe in "$B"/fuzz_*; do
+  [ -x "$exe" ] && [ -f "$exe" ] && [ ! -d "$B/fuzz-seeds/$(basename "$exe")" ] && rm -rf "$B/fuzz-seeds"
+done
 if [ ! -d "$B/fuzz-seeds" ]; then
   echo "fuzz: making seed corpora" >&2
+  rm -rf "$B/fuzz-seeds.tmp"
   sh "$HERE/fuzz-seeds.sh" "$B/granite" "$B/fuzz-seeds.tmp" || exit 1
+  for exe in "$B"/fuzz_*; do mkdir -p "$B/fuzz-seeds.tmp/$(basename "$exe")"; done
   mv "$B/fuzz-seeds.tmp" "$B/fuzz-seeds"
 fi
 mkdir -p "$B/fuzz-artifacts" "$B/fuzz-logs"

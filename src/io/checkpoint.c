@@ -569,12 +569,6 @@ int checkpoint_open(Checkpoint *c, const char *path) {
 }
 
 int checkpoint_load_params(const Checkpoint *c, GraniteModel *m) {
-  if (m->num_params != c->num_params) {
-    /* the optimizer state is num_params floats per buffer: a mismatch would
-     * let an update write past the model's parameters */
-    gr_error("%s: checkpoint has num_params=%zu, the model %zu", c->path, c->num_params, m->num_params);
-    return -1;
-  }
   if (m->num_tensors != c->num_tensors) {
     gr_error("%s: checkpoint has %d tensors, the model %d", c->path, c->num_tensors,
              m->num_tensors);
@@ -592,6 +586,12 @@ int checkpoint_load_params(const Checkpoint *c, GraniteModel *m) {
                s->rows, s->cols, t->rows, t->cols);
       return -1;
     }
+  }
+  if (m->num_params != c->num_params) {
+    /* the optimizer state is num_params floats per buffer: a mismatch would
+     * let an update write past the model's parameters */
+    gr_error("%s: checkpoint has num_params=%zu, the model %zu", c->path, c->num_params, m->num_params);
+    return -1;
   }
   for (int k = 0; k < c->num_tensors; k++) {
     const ParamTensor *s = &c->tensors[k];

@@ -5,9 +5,10 @@
 # need: clang with its sanitizer and libFuzzer runtimes and its OpenMP.
 set -e
 # binutils (GNU as: assembly input), g++ and pkg-config (the install test
-# builds outside C/C++ programs), python3 (the Python module and its tests);
-# docs/install.md says why each is there.
-PKGS="libzydis-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-openmp-dev binutils g++ pkg-config python3"
+# builds outside C/C++ programs), python3 (the Python module and its tests),
+# libcairo2-dev (the PNG of `granite runs --plot`); docs/install.md says why
+# each is there.
+PKGS="libzydis-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-openmp-dev binutils g++ pkg-config python3 libcairo2-dev"
 [ "$1" = sanitize ] && PKGS="$PKGS clang libclang-rt-14-dev libomp-dev"
 missing=""
 for p in $PKGS; do

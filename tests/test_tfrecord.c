@@ -9,7 +9,8 @@
 #include "testing.h"
 #include "util/crc32c.h"
 
-static const char *tmp = "/tmp/granite_test_tfrecord.tfrecord";
+/* per process: suites of several checkouts may run at once on one machine */
+static char tmp[64];
 
 static int count_records(const char *path, int *status) {
   TFRecordReader r;
@@ -27,6 +28,7 @@ static int count_records(const char *path, int *status) {
 }
 
 int main(void) {
+  snprintf(tmp, sizeof tmp, "/tmp/granite_test_tfrecord_%ld.tfrecord", (long)getpid());
   CHECK(crc32c("123456789", 9) == 0xE3069283u);
   CHECK(crc32c_extend(crc32c("1234", 4), "56789", 5) == 0xE3069283u);
 

@@ -13,6 +13,7 @@ int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_cost(int argc, char **argv);

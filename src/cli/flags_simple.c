@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/common.h"
+#include "util/flagfile.h"
 
 void str_list_push(StrList *l, char *s) {
   l->items = xrealloc(l->items, (l->n + 1) * sizeof *l->items);
@@ -97,13 +98,12 @@ void cli_flags_print_help(const FlagTable *t) {
   printf("  --help\n      print this help and exit\n");
 }
 
-int cli_flags_parse(const FlagTable *t, int argc, char **argv) {
+static int parse_args(const FlagTable *t, int argc, char **argv, char *given) {
   const char *cmd = t->command;
   int only_positional = 0;
-  char given[t->num_flags + 1]; /* which flags were set, for the required ones */
-  memset(given, 0, sizeof given);
   for (int i = 1; i < argc; i++) {
     char *arg = argv[i];
+    gr_error_place(flagfile_origin(arg)); /* errors about a flag from a file name its FILE:LINE */
     if (only_positional || arg[0] != '-' || !strcmp(arg, "-")) {
       if (!t->positional) {
         gr_error("%s: unexpected argument '%s' (granite %s --help)", cmd, arg, cmd);
@@ -159,6 +159,16 @@ int cli_flags_parse(const FlagTable *t, int argc, char **argv) {
     if (set_value(cmd, flag, f, value)) return 2;
     given[f - t->flags] = 1;
   }
+  return 0;
+}
+
+int cli_flags_parse(const FlagTable *t, int argc, char **argv) {
+  const char *cmd = t->command;
+  char given[t->num_flags + 1]; /* which flags were set, for the required ones */
+  memset(given, 0, sizeof given);
+  int rc = parse_args(t, argc, argv, given);
+  gr_error_place(NULL);
+  if (rc) return rc;
   for (int k = 0; k < t->num_flags; k++)
     if (t->flags[k].required && !given[k]) {
       char first[64];

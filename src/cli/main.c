@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "util/common.h"
+#include "util/flagfile.h"
 #include "util/machine.h"
 
 typedef struct {
@@ -22,6 +23,7 @@ static const Command commands[] = {
     {"train", cmd_train, "train a model (same as --gematria_action=train)"},
     {"predict", cmd_predict, "predict throughputs (same as --gematria_action=predict)"},
     {"eval", cmd_eval, "MAPE, MAE, RMSE, percentiles, Kendall's tau of a checkpoint"},
+    {"runs", cmd_runs, "compare training runs: flags, steps, time, validation MAPE, --plot PNG"},
     {"cost", cmd_cost, "predicted cost of an ELF file per function, weighted by block frequencies"},
     {"bench", cmd_bench, "measure training/prediction speed and latency"},
 };
@@ -30,6 +32,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: granite <command> [flags]    (granite <command> --help for its flags)\n"
           "       granite --gematria_action=train|predict|eval --gematria_... flags\n"
+          "       --flagfile=FILE anywhere: FILE's flags (one per line) in its place\n"
           "\n"
           "granite predicts the inverse throughput of x86-64 basic blocks with the\n"
           "GRANITE graph neural network: import data, train, evaluate, predict.\n"
@@ -40,6 +43,9 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
   machine_select_blas_kernels(argc, argv); /* may re-exec once (util/machine.h) */
+  /* --flagfile=FILE becomes the file's flags in its place (util/flagfile.h);
+   * before any command name it is the Gematria form `granite --flagfile=F` */
+  if (flagfile_expand(argc, argv, 1, &argc, &argv)) return 2;
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "io/checkpoint.h"
+#include "train/eval_analysis.h"
 #include "train/label_sources.h"
 #include "train/predict.h"
 #include "train/restore.h"
@@ -50,6 +51,9 @@ int eval_main(const GematriaFlags *f) {
   Dataset ds;
   memset(&ds, 0, sizeof ds);
   float *pred = NULL;
+  int32_t *ids = NULL; /* the blocks evaluated; NULL = all */
+  int num_ids = 0;
+  EvalAnalysis *analysis = NULL;
   GraphOptions gopts;
   const char *repl = f->out_of_vocabulary_replacement_token[0] ? f->out_of_vocabulary_replacement_token : NULL;
   if (graph_options_init(&gopts, &ck.vocab, repl)) goto out;
@@ -74,14 +78,28 @@ int eval_main(const GematriaFlags *f) {
     gr_error("%s: no block has a label matching the source filter '%s'", f->input_file.items[0], filters[0]);
     goto out;
   }
+  /* --gematria_validation_fraction: only the blocks training held out */
+  if (f->validation_fraction > 0) {
+    dataset_split_by_hash(&ds, f->validation_fraction, NULL, NULL, &ids, &num_ids);
+    fprintf(stderr, "evaluating the %d of %d blocks held out by --gematria_validation_fraction=%g\n", num_ids,
+            ds.num_blocks, f->validation_fraction);
+    if (num_ids == 0) {
+      gr_error("%s: no block falls in the held-out part of --gematria_validation_fraction=%g", f->input_file.items[0],
+               f->validation_fraction);
+      goto out;
+    }
+  }
   int max_blocks = f->max_blocks_in_batch > 0 ? f->max_blocks_in_batch : PREDICT_DEFAULT_BATCH;
   pred = xmalloc((size_t)ds.num_blocks * T * sizeof(float));
+  for (size_t i = 0; i < (size_t)ds.num_blocks * T; i++) pred[i] = NAN; /* blocks not evaluated */
   long skipped = 0;
   double t0 = now_seconds();
-  long done = predict_dataset(&m, &ds, NULL, 0, max_blocks, f->max_instructions_in_batch, pred, &skipped);
+  long done = predict_dataset(&m, &ds, ids, num_ids, max_blocks, f->max_instructions_in_batch, pred, &skipped);
   double secs = now_seconds() - t0;
   long nonfinite = 0;
-  for (size_t i = 0; i < (size_t)ds.num_blocks * T; i++) nonfinite += !isfinite(pred[i]);
+  int rows = ids ? num_ids : ds.num_blocks;
+  for (int r = 0; r < rows; r++)
+    for (int t = 0; t < T; t++) nonfinite += !isfinite(pred[(size_t)(ids ? ids[r] : r) * T + t]);
   if (nonfinite > skipped * T) { /* NaN marks only the blocks over the cap */
     gr_error("%s: the model predicts NaN or infinite values for %ld of %ld predicted values; its parameters have "
              "overflowed",
@@ -92,14 +110,26 @@ int eval_main(const GematriaFlags *f) {
   ranks.num_ranks = f->collected_percentile_ranks.count;
   for (int i = 0; i < ranks.num_ranks; i++) ranks.ranks[i] = f->collected_percentile_ranks.values[i];
   Metrics met;
-  if (evaluate_predictions(&met, &ds, NULL, 0, pred, &ranks, true)) goto out;
+  if (evaluate_predictions(&met, &ds, ids, num_ids, pred, &ranks, true)) goto out;
   fprintf(stderr, "evaluated %s on %ld blocks in %.2fs", ck.path, done, secs);
   if (skipped) fprintf(stderr, " (%ld blocks over --gematria_max_instructions_in_batch left out)", skipped);
   fputc('\n', stderr);
-  if (f->json)
-    metrics_write_json(stdout, &met, (const char *const *)ck.task_names);
-  else
-    metrics_print_table(stdout, &met, (const char *const *)ck.task_names);
+  if (!f->error_analysis && f->training_file_for_split)
+    gr_warn("--gematria_training_file_for_split has no effect with --noerror_analysis");
+  /* read what the error analysis needs first: a bad file then prints nothing */
+  if (f->error_analysis && !(analysis = eval_analysis_prepare(f, &ds, ids, num_ids, &o))) goto out;
+  const char *const *names = (const char *const *)ck.task_names;
+  if (f->json) {
+    metrics_write_json_open(stdout, &met, names);
+    if (analysis) {
+      fputs(", \"error_analysis\": ", stdout);
+      eval_analysis_write(analysis, ids, num_ids, pred, names, true, stdout);
+    }
+    fputs("}\n", stdout);
+  } else {
+    metrics_print_table(stdout, &met, names);
+    if (analysis) eval_analysis_write(analysis, ids, num_ids, pred, names, false, stdout);
+  }
   fflush(stdout);
   /* with --json stdout holds only the JSON object */
   if (print_label_sources(f->json ? stderr : stdout, (const char *const *)f->input_file.items, f->input_file.count,
@@ -107,6 +137,8 @@ int eval_main(const GematriaFlags *f) {
     goto out;
   status = 0;
 out:
+  eval_analysis_free(analysis);
+  free(ids);
   free(pred);
   dataset_free(&ds);
   granite_model_destroy(&m);

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "util/common.h"
+#include "util/flagfile.h"
 
 typedef enum { FT_BOOL, FT_INT, FT_INT64, FT_DOUBLE, FT_STRING, FT_OPT_STRING, FT_ENUM, FT_INTLIST, FT_LIST, FT_MULTI } FlagType;
 
@@ -173,7 +175,8 @@ static const FlagSpec flag_table[] = {
     {"gematria_validation_file", FT_OPT_STRING, OFF(validation_file), NULL, G_OURS,
      "train: held-out .tfrecord files (comma list) evaluated during training", NULL, NOLIM},
     {"gematria_validation_fraction", FT_DOUBLE, OFF(validation_fraction), "0", G_OURS,
-     "train: hold out this fraction of the input blocks (chosen by a hash of the block) for validation", NULL, 0,
+     "train: hold out this fraction of the input blocks (chosen by a hash of the block) for validation; eval: "
+     "evaluate only the blocks training held out with this fraction", NULL, 0,
      0.9},
     {"gematria_validation_epochs", FT_INT, OFF(validation_epochs), "0", G_OURS,
      "train: validate every this many steps; 0 = with every checkpoint", NULL, 0, 1e9},
@@ -192,6 +195,15 @@ static const FlagSpec flag_table[] = {
     {"gematria_prefetch_batches", FT_BOOL, OFF(prefetch_batches), "true", G_OURS,
      "train: build the next batch in a second thread during the current step (same results either way)", NULL,
      NOLIM},
+    {"error_analysis", FT_BOOL, OFF(error_analysis), "true", G_OURS,
+     "eval: also print the error by block group and the worst blocks (--noerror_analysis: only the metrics)", NULL,
+     NOLIM},
+    {"worst", FT_INT, OFF(worst), "20", G_OURS, "eval: how many of the worst blocks the error analysis lists", NULL, 0,
+     1e9},
+    {"gematria_training_file_for_split", FT_OPT_STRING, OFF(training_file_for_split), NULL, G_OURS,
+     "eval: split the error analysis into blocks whose graph occurs in these training .tfrecord files (comma list; "
+     "without their --gematria_validation_fraction held-out part) and blocks whose graph does not",
+     NULL, NOLIM},
     {"granite_loop_carried_edges", FT_BOOL, OFF(loop_carried_edges), "false", G_OURS,
      "model: edges from the last write of each register and memory value to the block's first read of it "
      "(the next iteration's dependency)", NULL, NOLIM},
@@ -467,9 +479,10 @@ static void unknown_flag(const char *name) {
     gr_error("unknown flag --%s (granite --help lists the flags)", name);
 }
 
-int flags_parse(GematriaFlags *f, int argc, char **argv, int first) {
+static int parse_args(GematriaFlags *f, int argc, char **argv, int first) {
   for (int i = first; i < argc; i++) {
     const char *arg = argv[i];
+    gr_error_place(flagfile_origin(arg)); /* errors about a flag from a file name its FILE:LINE */
     if (!strcmp(arg, "--help") || !strcmp(arg, "-h") || !strcmp(arg, "--helpfull")) {
       flags_print_help(stdout);
       return 1;
@@ -517,9 +530,89 @@ int flags_parse(GematriaFlags *f, int argc, char **argv, int first) {
     }
     if (set_value(f, index, value, true)) return -1;
   }
+  return 0;
+}
+
+int flags_parse(GematriaFlags *f, int argc, char **argv, int first) {
+  int rc = parse_args(f, argc, argv, first);
+  gr_error_place(NULL);
+  if (rc) return rc;
   for (int i = 0; i < NUM_FLAGS; i++)
     if (f->was_set[i] && flag_table[i].group == G_NOEFFECT)
       gr_warn("--%s has no effect in granite (%s)", flag_table[i].name, flag_table[i].help);
+  return 0;
+}
+
+/* Shortest %g text that reads back as the same double. */
+static void write_double(FILE *out, double x) {
+  char buf[40];
+  for (int digits = 6; digits <= 17; digits++) {
+    snprintf(buf, sizeof buf, "%.*g", digits, x);
+    if (strtod(buf, NULL) == x) break;
+  }
+  fputs(buf, out);
+}
+
+void flags_write(FILE *out, const GematriaFlags *f) {
+  for (int i = 0; i < NUM_FLAGS; i++) {
+    const FlagSpec *s = &flag_table[i];
+    const void *p = (const char *)f + s->offset;
+    if (s->group == G_NOEFFECT) continue;
+    if (!s->def && !f->was_set[i]) continue; /* "not given" is no value a flag can be set to */
+    switch (s->type) {
+      case FT_BOOL: fprintf(out, "--%s=%s\n", s->name, *(const bool *)p ? "true" : "false"); break;
+      case FT_INT: fprintf(out, "--%s=%d\n", s->name, *(const int *)p); break;
+      case FT_INT64: fprintf(out, "--%s=%lld\n", s->name, *(const long long *)p); break;
+      case FT_DOUBLE:
+        fprintf(out, "--%s=", s->name);
+        write_double(out, *(const double *)p);
+        fputc('\n', out);
+        break;
+      case FT_STRING:
+      case FT_OPT_STRING:
+        if (*(char *const *)p) fprintf(out, "--%s=%s\n", s->name, *(char *const *)p);
+        break;
+      case FT_ENUM: fprintf(out, "--%s=%s\n", s->name, s->enum_names[*(const int *)p]); break;
+      case FT_INTLIST: {
+        const IntList *l = p;
+        fprintf(out, "--%s=", s->name);
+        for (int k = 0; k < l->count; k++) fprintf(out, "%s%d", k ? "," : "", l->values[k]);
+        fputc('\n', out);
+        break;
+      }
+      case FT_LIST: {
+        const StringList *l = p;
+        fprintf(out, "--%s=", s->name);
+        for (int k = 0; k < l->count; k++) fprintf(out, "%s%s", k ? "," : "", l->items[k]);
+        fputc('\n', out);
+        break;
+      }
+      case FT_MULTI: {
+        const StringList *l = p;
+        for (int k = 0; k < l->count; k++) fprintf(out, "--%s=%s\n", s->name, l->items[k]);
+        break;
+      }
+    }
+  }
+}
+
+int flags_write_run_file(const char *dir, const GematriaFlags *f) {
+  char path[4200], tmp[4300];
+  snprintf(path, sizeof path, "%s/%s", dir, FLAGS_RUN_FILE);
+  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+  FILE *out = fopen(tmp, "w");
+  if (!out) {
+    gr_error("%s: cannot write the run's flags: %s", tmp, strerror(errno));
+    return -1;
+  }
+  fputs("# the flags of this training run, as `granite runs` reads them; granite --flagfile=THIS_FILE resumes it\n",
+        out);
+  flags_write(out, f);
+  if (ferror(out) | fclose(out) || rename(tmp, path)) {
+    gr_error("%s: cannot write the run's flags: %s", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
   return 0;
 }
 

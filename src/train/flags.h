@@ -123,6 +123,10 @@ typedef struct {
   double log_interval_secs;
   bool json;
   bool prefetch_batches; /* train: build the next batch in a second thread */
+  /* eval error analysis (docs/accuracy-tools.md) */
+  bool error_analysis;
+  int worst;                     /* worst blocks listed */
+  char *training_file_for_split; /* comma list; NULL = no seen/unseen split */
   /* granite's model options (docs/accuracy.md) */
   bool loop_carried_edges;
   bool register_aliasing;
@@ -143,6 +147,17 @@ int flags_parse(GematriaFlags *f, int argc, char **argv, int first);
 /* True if the flag (full name without dashes, e.g. "gematria_loss_type") was
  * given on the command line. */
 bool flags_was_set(const GematriaFlags *f, const char *name);
+
+/* Every flag that has an effect, with its value in effect, one "--name=value"
+ * per line (a --flagfile that sets them all again; options not set and
+ * TensorFlow-only flags are left out). The trainer writes it to
+ * <checkpoint_dir>/flags.txt for `granite runs`. */
+void flags_write(FILE *out, const GematriaFlags *f);
+
+#define FLAGS_RUN_FILE "flags.txt"
+/* Writes flags_write's lines to <dir>/flags.txt (replaced atomically). 0, or
+ * -1 after an error line. */
+int flags_write_run_file(const char *dir, const GematriaFlags *f);
 
 /* Help text: every flag, grouped, with default and meaning. */
 void flags_print_help(FILE *out);

@@ -270,6 +270,11 @@ static void json_percentiles(FILE *f, const char *key, const PercentileRanks *r,
 }
 
 void metrics_write_json(FILE *f, const Metrics *m, const char *const *task_names) {
+  metrics_write_json_open(f, m, task_names);
+  fputs("}\n", f);
+}
+
+void metrics_write_json_open(FILE *f, const Metrics *m, const char *const *task_names) {
   char buf[32];
   fputs("{\"tasks\": [", f);
   for (int i = 0; i < m->num_tasks; i++) {
@@ -289,5 +294,5 @@ void metrics_write_json(FILE *f, const Metrics *m, const char *const *task_names
     json_percentiles(f, "relative_error_percentiles", &m->ranks, t->relative_error_percentiles);
     fputc('}', f);
   }
-  fputs("]}\n", f);
+  fputs("]", f);
 }

@@ -63,5 +63,7 @@ void metrics_print_table(FILE *f, const Metrics *m, const char *const *task_name
 /* One JSON object {"tasks":[{"name":..., "count":..., "mape":...}, ...]};
  * NaN/Inf are written as null. */
 void metrics_write_json(FILE *f, const Metrics *m, const char *const *task_names);
+/* The same object without its closing "}\n", for callers that add keys. */
+void metrics_write_json_open(FILE *f, const Metrics *m, const char *const *task_names);
 
 #endif

@@ -616,6 +616,7 @@ static int run(Trainer *t) {
   }
   fill_meta(t);
   if (make_dirs(f->checkpoint_dir)) return 1;
+  if (flags_write_run_file(f->checkpoint_dir, f)) return 1; /* for `granite runs` */
 
   SamplerMode mode = f->training_randomize_batches ? SAMPLER_RANDOM : SAMPLER_SEQUENTIAL;
   sampler_init(&t->sampler, &t->data, t->train_ids, t->train_ids ? t->num_train : 0, mode, f->max_blocks_in_batch,

@@ -6,8 +6,16 @@
 #include <string.h>
 #include <time.h>
 
+/* Process-wide like stderr itself: set by the flag parsers around each flag
+ * so that errors deep in value parsing name the flag file's FILE:LINE without
+ * a context argument through every parser function. */
+static const char *error_place;
+
+void gr_error_place(const char *place) { error_place = place; }
+
 static void print_line(const char *kind, const char *fmt, va_list ap) {
   fprintf(stderr, "granite: %s: ", kind);
+  if (error_place) fprintf(stderr, "%s: ", error_place);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
 }

@@ -10,6 +10,10 @@
  * print exactly one such line naming the file and place, then return -1;
  * the caller passes the -1 up and the CLI exits non-zero. */
 void gr_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Until called again with NULL, error and warning lines read
+ * "granite: error: <place>: <message>" (the flag parsers set the FILE:LINE of
+ * a flag read from a --flagfile while they handle it). */
+void gr_error_place(const char *place);
 /* "granite: warning: ..." */
 void gr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -26,14 +26,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1 || size > 8192) return 0;
   const Vocab *v = fuzz_vocab();
   Gematria__BasicBlockProto local, *block = NULL;
+  Gematria__BasicBlockWithThroughputProto *rec = NULL;
   if (data[0] % 2 == 0) {
     gematria__basic_block_proto__init(&local);
     size_t bad;
     if (x86_canonicalize_block(data + 1, size - 1, 0, &local, &bad) < 0) return 0;
     block = &local;
   } else {
-    block = gematria__basic_block_proto__unpack(NULL, size - 1, data + 1);
-    if (!block) return 0;
+    rec = gematria__basic_block_with_throughput_proto__unpack(NULL, size - 1, data + 1);
+    if (!rec || !rec->basic_block) {
+      if (rec) gematria__basic_block_with_throughput_proto__free_unpacked(rec, NULL);
+      return 0;
+    }
+    block = rec->basic_block;
   }
   Batch batch;
   batch_init(&batch, 1);
@@ -61,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     block_graph_free(&g);
   }
   batch_free(&batch);
-  if (block == &local) x86_block_clear(&local);
-  else gematria__basic_block_proto__free_unpacked(block, NULL);
+  if (rec) gematria__basic_block_with_throughput_proto__free_unpacked(rec, NULL);
+  else x86_block_clear(&local);
   return 0;
 }

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages granite builds against, when they are missing.
 # Called by `make`; safe to run again (it does nothing when all are present).
+# `install-deps.sh sanitize` adds what `make check-sanitize` and `make fuzz`
+# need: clang with its sanitizer and libFuzzer runtimes and its OpenMP.
 set -e
 # binutils (GNU as: assembly input), g++ and pkg-config (the install test
 # builds outside C/C++ programs), python3 (the Python module and its tests),
@@ -9,6 +11,7 @@ set -e
 # sandbox of `granite measure`, docs/measure.md); docs/install.md says why
 # each is there.
 PKGS="libzydis-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-openmp-dev binutils g++ pkg-config python3 libcairo2-dev libseccomp-dev libopenmpi-dev openmpi-bin"
+[ "$1" = sanitize ] && PKGS="$PKGS clang libclang-rt-14-dev libomp-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -59,6 +59,7 @@ granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_s
   if (granite_model_create(&g->model, &ck.config) != 0 || checkpoint_load_params(&ck, &g->model) != 0) {
     set_error(err, err_size, "checkpoint does not match its own configuration");
     checkpoint_close(&ck);
+    granite_model_destroy(&g->model);
     free(g);
     return NULL;
   }

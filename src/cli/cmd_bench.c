@@ -282,8 +282,9 @@ static void json_string(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-int cmd_bench(int argc, char **argv) {
-  StrList inputs = {0};
+/* The command, with the inputs, vocabulary and data set owned by cmd_bench so
+ * that every return path frees them. */
+static int bench(int argc, char **argv, StrList *inputs, Vocab *vocab, Dataset *ds) {
   char *csv = NULL, *tokens = NULL, *configs = "default,256", *threads_text = NULL, *json = NULL;
   char *dump = NULL, *cache_dir = "/tmp/granite-bench", *parallel = "data", *precision = "fp32";
   double seconds = 4.0;
@@ -291,7 +292,7 @@ int cmd_bench(int argc, char **argv) {
   int repeat = 1, latency_calls = 2000, cache_stream = 20000, skip_train = 0, skip_predict = 0, skip_latency = 0, skip_sgemm = 0;
   uint64_t seed = 123456789;
   FlagSpec flags[] = {
-      {"input|gematria_input_file", FLAG_LIST, &inputs, "FILE.tfrecord",
+      {"input|gematria_input_file", FLAG_LIST, inputs, "FILE.tfrecord",
        "blocks to train and predict on (repeatable); default: shared/data/bhive-mca/skylake.csv "
        "imported with import-bhive (cached), else data/sample/sample.tfrecord"},
       {"csv", FLAG_STRING, &csv, "FILE.csv", "a BHive CSV to import and use instead of the default"},
@@ -399,34 +400,32 @@ int cmd_bench(int argc, char **argv) {
   FILE *out = json && !strcmp(json, "-") ? stderr : stdout;
 
   /* --- data --- */
-  const char *stream_csv = csv ? csv : inputs.n == 0 ? default_csv() : NULL;
-  if (prepare_inputs(&inputs, csv, cache_dir, &tokens) != 0) return 1;
-  Vocab vocab;
-  if (vocab_load(&vocab, tokens) != 0) return 1;
+  const char *stream_csv = csv ? csv : inputs->n == 0 ? default_csv() : NULL;
+  if (prepare_inputs(inputs, csv, cache_dir, &tokens) != 0) return 1;
+  if (vocab_load(vocab, tokens) != 0) return 1;
   GraphOptions gopts;
-  if (graph_options_init(&gopts, &vocab, "_UNKNOWN_") != 0) return 1;
+  if (graph_options_init(&gopts, vocab, "_UNKNOWN_") != 0) return 1;
   DatasetOptions dopts;
   dataset_options_init(&dopts, &gopts);
   dopts.drop_invalid = true;
   dopts.quiet = true;
   double rss_before = machine_rss_mib(), t0 = now_seconds();
-  Dataset ds;
-  if (dataset_load(&ds, (const char *const *)inputs.items, inputs.n, &dopts) != 0) return 1;
+  if (dataset_load(ds, (const char *const *)inputs->items, inputs->n, &dopts) != 0) return 1;
   double load_seconds = now_seconds() - t0, rss_data = machine_rss_mib();
-  long total_nodes = (long)ds.node_offset[ds.num_blocks], total_edges = (long)ds.edge_offset[ds.num_blocks];
+  long total_nodes = (long)ds->node_offset[ds->num_blocks], total_edges = (long)ds->edge_offset[ds->num_blocks];
   fprintf(out, "data: %s (%d blocks, %ld instructions, %.2f nodes and %.2f edges per instruction, %d tasks; "
                "%ld dropped), vocabulary %d tokens; loaded in %.1f s, %.0f MiB resident\n",
-          inputs.items[0], ds.num_blocks, ds.total_instructions,
-          ds.total_instructions ? (double)total_nodes / ds.total_instructions : 0,
-          ds.total_instructions ? (double)total_edges / ds.total_instructions : 0, ds.num_tasks,
-          ds.num_dropped_invalid + ds.num_dropped_no_label, vocab.size, load_seconds, rss_data - rss_before);
-  if (ds.num_blocks == 0) {
-    gr_error("bench: %s: no usable block", inputs.items[0]);
+          inputs->items[0], ds->num_blocks, ds->total_instructions,
+          ds->total_instructions ? (double)total_nodes / ds->total_instructions : 0,
+          ds->total_instructions ? (double)total_edges / ds->total_instructions : 0, ds->num_tasks,
+          ds->num_dropped_invalid + ds->num_dropped_no_label, vocab->size, load_seconds, rss_data - rss_before);
+  if (ds->num_blocks == 0) {
+    gr_error("bench: %s: no usable block", inputs->items[0]);
     return 1;
   }
   if (dump) {
-    if (dump_graphs(&ds, dump) != 0) return 1;
-    fprintf(out, "graphs written to %s (vocabulary size %d)\n", dump, vocab.size);
+    if (dump_graphs(ds, dump) != 0) return 1;
+    fprintf(out, "graphs written to %s (vocabulary size %d)\n", dump, vocab->size);
   }
 
   /* --- machine and the sgemm reference --- */
@@ -467,10 +466,10 @@ int cmd_bench(int argc, char **argv) {
     memset(cr, 0, sizeof *cr);
     if (!strcmp(name, "default")) {
       cr->name = "default";
-      config_default(&cr->cfg, vocab.size, ds.num_tasks);
+      config_default(&cr->cfg, vocab->size, ds->num_tasks);
     } else if (!strcmp(name, "256")) {
       cr->name = "256";
-      config_256(&cr->cfg, vocab.size, ds.num_tasks);
+      config_256(&cr->cfg, vocab->size, ds->num_tasks);
     } else {
       gr_error("bench: --configs: unknown configuration '%s' (default, 256)", name);
       rc = 2;
@@ -515,8 +514,8 @@ int cmd_bench(int argc, char **argv) {
           granite_model_init_params(&model, seed);
           granite_set_bf16(&model, cr->runs[k].bf16);
           PhaseResult *best = phase == 0 ? &cr->runs[k].train : &cr->runs[k].predict, pr;
-          if ((phase == 0 ? bench_train(&model, &ds, &train_opts, &pr)
-                          : bench_predict(&model, &ds, &predict_opts, &pr)) != 0)
+          if ((phase == 0 ? bench_train(&model, ds, &train_opts, &pr)
+                          : bench_predict(&model, ds, &predict_opts, &pr)) != 0)
             rc = 1;
           else if (rep == 0 || pr.blocks / pr.seconds > best->blocks / best->seconds)
             *best = pr;
@@ -547,7 +546,7 @@ int cmd_bench(int argc, char **argv) {
             cr->has_latency[p] = true;
           }
           bool with_cache = !cr->has_cache;
-          if (bench_latency_api(&model, &vocab, ckpt, code, len, latency_calls, p == 1 ? "bf16" : "fp32", &lr,
+          if (bench_latency_api(&model, vocab, ckpt, code, len, latency_calls, p == 1 ? "bf16" : "fp32", &lr,
                                 stream_csv, cache_stream, with_cache ? &cr->cache : NULL) == 0) {
             cr->has_cache = true;
             if (!cr->has_latency_api[p] || lr.median_ms < cr->latency_api[p].median_ms) {
@@ -675,10 +674,10 @@ int cmd_bench(int argc, char **argv) {
       fprintf(jf, "%s{\"threads\": %d, \"m\": %d, \"n\": %d, \"k\": %d, \"gflops_per_s\": %.2f}", i ? ", " : "",
               thread_counts[i], SG_M, SG_N, SG_K, sgemm[i]);
     fprintf(jf, "],\n \"data\": {\"input\": ");
-    json_string(jf, inputs.items[0]);
+    json_string(jf, inputs->items[0]);
     fprintf(jf, ", \"blocks\": %d, \"instructions\": %ld, \"nodes\": %ld, \"edges\": %ld, \"vocab_size\": %d, "
                 "\"tasks\": %d, \"load_seconds\": %.3f, \"rss_mib\": %.1f},\n \"results\": [",
-            ds.num_blocks, ds.total_instructions, total_nodes, total_edges, vocab.size, ds.num_tasks,
+            ds->num_blocks, ds->total_instructions, total_nodes, total_edges, vocab->size, ds->num_tasks,
             load_seconds, rss_data - rss_before);
     for (int c = 0; c < num_results; c++) {
       const ConfigResult *cr = &results[c];
@@ -728,7 +727,17 @@ int cmd_bench(int argc, char **argv) {
       rc = 1;
     }
   }
+  return rc;
+}
+
+int cmd_bench(int argc, char **argv) {
+  StrList inputs = {0};
+  Vocab vocab = {0};
+  Dataset ds;
+  memset(&ds, 0, sizeof ds);
+  int rc = bench(argc, argv, &inputs, &vocab, &ds);
   dataset_free(&ds);
   vocab_free(&vocab);
+  str_list_free(&inputs);
   return rc;
 }

@@ -528,6 +528,12 @@ static int open_resolved(Checkpoint *c) {
              c->config.num_tasks);
     return -1;
   }
+  if (c->vocab.size != c->config.vocab_size) {
+    /* the graph builder's token indices are embedding rows: they must agree */
+    gr_error("%s: checkpoint lists %d tokens but its config has vocab_size %d", path, c->vocab.size,
+             c->config.vocab_size);
+    return -1;
+  }
   if (c->num_params < tensor_floats) {
     gr_error("%s: malformed checkpoint: num_params %zu < %zu tensor values", path, c->num_params,
              tensor_floats);
@@ -580,6 +586,12 @@ int checkpoint_load_params(const Checkpoint *c, GraniteModel *m) {
                s->rows, s->cols, t->rows, t->cols);
       return -1;
     }
+  }
+  if (m->num_params != c->num_params) {
+    /* the optimizer state is num_params floats per buffer: a mismatch would
+     * let an update write past the model's parameters */
+    gr_error("%s: checkpoint has num_params=%zu, the model %zu", c->path, c->num_params, m->num_params);
+    return -1;
   }
   for (int k = 0; k < c->num_tensors; k++) {
     const ParamTensor *s = &c->tensors[k];

@@ -595,6 +595,7 @@ const uint8_t *dataset_raw_record(const Dataset *ds, int i, size_t *len) {
     return NULL;
   }
   *len = (size_t)(ds->raw_offset[i + 1] - ds->raw_offset[i]);
+  if (!ds->raw) return (const uint8_t *)""; /* only empty records so far: nothing allocated */
   return ds->raw + ds->raw_offset[i];
 }
 

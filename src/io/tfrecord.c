@@ -1,6 +1,8 @@
 #include "io/tfrecord.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +22,13 @@ static uint32_t load_u32(const uint8_t *p) {
 
 static void store_u32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* True if a regular file has fewer than n bytes left after the position. */
+static bool exceeds_rest_of_file(FILE *f, uint64_t n) {
+  struct stat st;
+  off_t at = ftello(f);
+  return at >= 0 && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)(st.st_size - at) < n;
 }
 
 int tfrecord_open(TFRecordReader *r, const char *path) {
@@ -50,6 +59,12 @@ int tfrecord_next(TFRecordReader *r, const uint8_t **data, size_t *len) {
   }
   if (n > ((uint64_t)1 << 31)) {
     gr_error("%s: record %ld: implausible length %llu", r->path, idx, (unsigned long long)n);
+    return -1;
+  }
+  if (n > (1u << 20) && exceeds_rest_of_file(r->file, n + 4)) {
+    /* refused before allocating: a 16-byte file must not cost gigabytes */
+    gr_error("%s: record %ld: truncated payload (length %llu, the file ends before)", r->path, idx,
+             (unsigned long long)n);
     return -1;
   }
   grow_array((void **)&r->buf, &r->cap, n, 1);

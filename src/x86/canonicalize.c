@@ -415,6 +415,7 @@ int x86_canonicalize_block(const uint8_t *code, size_t len, uint64_t address,
     offset += in.length;
   }
 
+  if (arrays.n == 0) return 0; /* empty code: nothing to append (and no memcpy from NULL) */
   /* Append to whatever the block already holds. */
   size_t old = block->n_canonicalized_instructions;
   block->canonicalized_instructions =

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/checkpoint.h"
 #include "testing.h"
+#include "train/model_checkpoint.h"
 #include "util/common.h"
 #include "util/rng.h"
 

@@ -10,8 +10,8 @@
 
 #include "graph/graph.h"
 #include "io/bhive_csv.h"
-#include "io/checkpoint.h"
 #include "model/model.h"
+#include "train/model_checkpoint.h"
 #include "util/common.h"
 #include "x86/canonicalize.h"
 

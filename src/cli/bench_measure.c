@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "granite.h"
-#include "io/checkpoint.h"
 #include "train/flops.h"
+#include "train/model_checkpoint.h"
 #include "train/optimizer.h"
 #include "util/common.h"
 #include "util/machine.h"

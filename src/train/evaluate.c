@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/checkpoint.h"
 #include "train/label_sources.h"
+#include "train/model_checkpoint.h"
 #include "train/predict.h"
 #include "train/restore.h"
 #include "util/common.h"

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/checkpoint.h"
 #include "io/tfrecord.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
+#include "train/model_checkpoint.h"
 #include "train/restore.h"
 #include "util/common.h"
 

@@ -14,13 +14,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "model/loss.h"
 #include "model/model.h"
 #include "train/batch_source.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
+#include "train/model_checkpoint.h"
 #include "train/optimizer.h"
 #include "train/predict.h"
 #include "train/progress.h"

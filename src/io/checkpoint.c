@@ -16,6 +16,7 @@
 
 #include "util/common.h"
 #include "util/crc32c.h"
+#include "util/output_file.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoint files are little-endian; add byte swapping for this host"
@@ -71,33 +72,13 @@ static void cw_write(CrcWriter *w, const void *data, size_t n) {
   if (fwrite(data, 1, n, w->file) != n) w->failed = true;
 }
 
-static int fsync_directory_of(const char *path) {
-  char *dir = xstrdup(path);
-  char *slash = strrchr(dir, '/');
-  if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
-  else strcpy(dir, ".");
-  int fd = open(dir, O_RDONLY);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  free(dir);
-  return 0;
-}
-
 int checkpoint_file_write(const char *path, const char *header, size_t header_len,
                           const CheckpointBlock *blocks, int num_blocks) {
   uint64_t total = PREAMBLE_BYTES + header_len + 4;
   for (int i = 0; i < num_blocks; i++) total += blocks[i].bytes;
-  size_t tmp_len = strlen(path) + 32;
-  char *tmp = xmalloc(tmp_len);
-  snprintf(tmp, tmp_len, "%s.tmp-%ld", path, (long)getpid());
-  CrcWriter w = {fopen(tmp, "wb"), 0, false};
-  if (!w.file) {
-    gr_error("%s: cannot create: %s", tmp, strerror(errno));
-    free(tmp);
-    return -1;
-  }
+  OutputFile out;
+  if (output_open(&out, path, "checkpoint")) return -1;
+  CrcWriter w = {out.file, 0, false};
   uint32_t version = CHECKPOINT_FORMAT_VERSION;
   uint64_t header_len64 = header_len;
   cw_write(&w, CKPT_MAGIC, sizeof CKPT_MAGIC);
@@ -108,22 +89,12 @@ int checkpoint_file_write(const char *path, const char *header, size_t header_le
   for (int i = 0; i < num_blocks; i++) cw_write(&w, blocks[i].data, blocks[i].bytes);
   uint32_t crc = w.crc;
   cw_write(&w, &crc, 4);
-  bool ok = !w.failed && fflush(w.file) == 0 && fsync(fileno(w.file)) == 0;
-  int saved_errno = errno;
-  if (fclose(w.file) != 0) ok = false;
-  if (ok && rename(tmp, path) != 0) {
-    saved_errno = errno;
-    ok = false;
-  }
-  if (!ok) {
-    gr_error("%s: cannot write checkpoint: %s", path, strerror(saved_errno ? saved_errno : EIO));
-    unlink(tmp);
-    free(tmp);
+  if (w.failed) {
+    gr_error("%s: cannot write checkpoint: %s", path, strerror(errno));
+    output_abort(&out);
     return -1;
   }
-  fsync_directory_of(path);
-  free(tmp);
-  return 0;
+  return output_commit(&out);
 }
 
 /* --------------------------------------------------------------- reading */
@@ -247,26 +218,88 @@ static void join_path(char *out, size_t out_size, const char *dir, const char *n
   snprintf(out, out_size, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
 }
 
-int checkpoint_find_latest(const char *dir, char *out, size_t out_size) {
+int checkpoint_file_stored_step(const char *path, int64_t *step) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    gr_error("%s: cannot open checkpoint: %s", path, strerror(errno));
+    return -1;
+  }
+  uint8_t pre[PREAMBLE_BYTES];
+  uint32_t version = 0;
+  uint64_t header_len = 0, total = 0;
+  bool ok = fread(pre, 1, sizeof pre, f) == sizeof pre && memcmp(pre, CKPT_MAGIC, 8) == 0;
+  if (ok) {
+    memcpy(&version, pre + 8, 4);
+    memcpy(&header_len, pre + 12, 8);
+    memcpy(&total, pre + 20, 8);
+    ok = version == CHECKPOINT_FORMAT_VERSION && total >= PREAMBLE_BYTES + 4 &&
+         header_len <= total - PREAMBLE_BYTES - 4 && header_len < ((uint64_t)1 << 31);
+  }
+  char *text = NULL;
+  if (ok) {
+    text = xmalloc(header_len + 1);
+    ok = fread(text, 1, header_len, f) == header_len;
+  }
+  fclose(f);
+  *step = -1;
+  if (ok) {
+    text[header_len] = '\0';
+    for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+      if (strncmp(line, "global_step=", 12) != 0) continue;
+      char *end;
+      errno = 0;
+      long long v = strtoll(line + 12, &end, 10);
+      if (end != line + 12 && (*end == '\n' || !*end) && !errno && v >= 0) *step = v;
+      break;
+    }
+  }
+  free(text);
+  if (*step < 0) {
+    gr_error("%s: not a readable granite checkpoint (no valid preamble and global_step); move it out of the "
+             "directory or delete it",
+             path);
+    return -1;
+  }
+  return 0;
+}
+
+int checkpoint_find_latest(const char *dir, char *out, size_t out_size, int64_t *step) {
   DIR *d = opendir(dir);
   if (!d) {
     if (errno == ENOENT) return 0;
     gr_error("%s: cannot read checkpoint directory: %s", dir, strerror(errno));
     return -1;
   }
-  int64_t best = -1;
-  char name[512] = "";
+  int64_t best = -1, best_name_step = -1;
+  char best_path[4096] = "";
+  int rc = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
-    int64_t step = checkpoint_step_from_path(e->d_name); /* ".tmp-PID" files fail this */
-    if (step > best && strlen(e->d_name) < sizeof name) {
-      best = step;
-      snprintf(name, sizeof name, "%s", e->d_name);
+    int64_t name_step = checkpoint_step_from_path(e->d_name); /* ".tmp-PID" files fail this */
+    if (name_step < 0) continue;
+    char path[4096];
+    join_path(path, sizeof path, dir, e->d_name);
+    int64_t stored;
+    if (checkpoint_file_stored_step(path, &stored)) {
+      rc = -1;
+      break;
+    }
+    /* the step stored inside decides; on a tie, the file whose name agrees */
+    if (stored > best || (stored == best && name_step == stored)) {
+      best = stored;
+      best_name_step = name_step;
+      snprintf(best_path, sizeof best_path, "%s", path);
     }
   }
   closedir(d);
+  if (rc) return -1;
   if (best < 0) return 0;
-  join_path(out, out_size, dir, name);
+  if (best_name_step != best)
+    gr_warn("%s holds global step %lld although its name says %lld; it is the newest checkpoint by the step "
+            "stored inside",
+            best_path, (long long)best, (long long)best_name_step);
+  snprintf(out, out_size, "%s", best_path);
+  if (step) *step = best;
   return 1;
 }
 
@@ -286,7 +319,7 @@ int checkpoint_resolve_path(const char *given, char *out, size_t out_size) {
     return -1;
   }
   if (is_directory(given)) {
-    int found = checkpoint_find_latest(given, out, out_size);
+    int found = checkpoint_find_latest(given, out, out_size, NULL);
     if (found < 0) return -1;
     if (found == 0) {
       gr_error("%s: no %s<step> checkpoint in this directory", given, CHECKPOINT_PREFIX);
@@ -373,14 +406,11 @@ int checkpoint_index_read(const char *dir, CheckpointIndex *ix) {
 }
 
 int checkpoint_index_write(const char *dir, const CheckpointIndex *ix) {
-  char path[4096], tmp[4200];
+  char path[4096];
   join_path(path, sizeof path, dir, CHECKPOINT_INDEX_FILE);
-  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    gr_error("%s: cannot create: %s", tmp, strerror(errno));
-    return -1;
-  }
+  OutputFile out;
+  if (output_open(&out, path, "checkpoint index")) return -1;
+  FILE *f = out.file;
   if (ix->latest_step >= 0)
     fprintf(f, "model_checkpoint_path: \"%s%lld\"\n", CHECKPOINT_PREFIX,
             (long long)ix->latest_step);
@@ -392,14 +422,7 @@ int checkpoint_index_write(const char *dir, const CheckpointIndex *ix) {
             (long long)ix->best_step);
     fprintf(f, "best_validation_mape: %.9g\n", ix->best_validation_mape);
   }
-  bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-  if (fclose(f) != 0) ok = false;
-  if (!ok || rename(tmp, path) != 0) {
-    gr_error("%s: cannot write: %s", path, strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  return 0;
+  return output_commit(&out);
 }
 
 static int make_directories(const char *dir) {
@@ -445,6 +468,9 @@ int checkpoint_dir_save(const char *dir, int64_t step, double validation_mape, i
                         const char *header, size_t header_len, const CheckpointBlock *blocks,
                         int num_blocks, char *out_path, size_t out_path_size) {
   if (make_directories(dir)) return -1;
+  /* temporaries of saves killed with -9 (model.ckpt-N.tmp-PID, checkpoint.tmp-PID) */
+  output_sweep_stale(dir, CHECKPOINT_PREFIX);
+  output_sweep_stale(dir, CHECKPOINT_INDEX_FILE ".tmp-");
   char name[64], path[4096];
   snprintf(name, sizeof name, "%s%lld", CHECKPOINT_PREFIX, (long long)step);
   join_path(path, sizeof path, dir, name);

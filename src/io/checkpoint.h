@@ -91,10 +91,18 @@ int checkpoint_resolve_path(const char *given, char *out, size_t out_size);
 /* Global step N of a name "…/model.ckpt-N", or -1 if it is not one. */
 int64_t checkpoint_step_from_path(const char *path);
 
-/* Path of the checkpoint with the highest step in dir (for resume): 1 found,
- * 0 none (or dir missing), -1 after an error line. Scans the directory, so a
- * stale index file does not matter; temporary files are ignored. */
-int checkpoint_find_latest(const char *dir, char *out, size_t out_size);
+/* The newest checkpoint in dir (for resume, and for a directory given as a
+ * checkpoint): the model.ckpt-* file whose header stores the highest global
+ * step — the name can lie (a file copied or renamed by hand), and a warning
+ * says so. *step (may be NULL) receives that step. 1 found, 0 none (or dir
+ * missing), -1 after an error line naming an unreadable candidate.
+ * Temporary files are ignored; the index file does not matter. */
+int checkpoint_find_latest(const char *dir, char *out, size_t out_size, int64_t *step);
+
+/* The global_step stored in the header of path, reading the preamble and
+ * header only (the CRC is checked when the checkpoint is opened). 0, or -1
+ * after an error line. */
+int checkpoint_file_stored_step(const char *path, int64_t *step);
 
 /* The "checkpoint" index file. */
 typedef struct {

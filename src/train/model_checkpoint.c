@@ -272,6 +272,7 @@ static int parse_header_line(Checkpoint *c, char *line, bool *seen_config, size_
   if (strcmp(key, "validation_mape") == 0) {
     char *end;
     c->validation_mape = strtod(value, &end);
+    if (!isfinite(c->validation_mape) || c->validation_mape < 0) c->validation_mape = NAN; /* none */
     return end == value || *end ? -1 : 0;
   }
   if (strcmp(key, "num_params") == 0) {
@@ -318,6 +319,7 @@ static int parse_header_line(Checkpoint *c, char *line, bool *seen_config, size_
     p->cols = cols;
     p->offset = *tensor_floats;
     *tensor_floats += (size_t)rows * (size_t)cols;
+    if (*tensor_floats > ((size_t)1 << 48)) return -1; /* far beyond any file */
     return 0;
   }
   return 0; /* unknown key from a newer writer */
@@ -366,17 +368,40 @@ static int open_resolved(Checkpoint *c) {
              c->config.num_tasks);
     return -1;
   }
-  if (c->num_params < tensor_floats) {
-    gr_error("%s: malformed checkpoint: num_params %zu < %zu tensor values", path, c->num_params,
-             tensor_floats);
+  if (c->vocab.size != c->config.vocab_size) {
+    gr_error("%s: malformed checkpoint: %d tokens but its config.vocab_size is %d", path, c->vocab.size,
+             c->config.vocab_size);
+    return -1;
+  }
+  /* every count is checked against the config and the file before use */
+  char why[256];
+  size_t implied;
+  gr_error_capture_begin(why, sizeof why);
+  int bad_config = granite_config_num_params(&c->config, &implied);
+  gr_error_capture_end();
+  if (bad_config) {
+    gr_error("%s: malformed checkpoint: %s", path, why);
+    return -1;
+  }
+  if (c->num_params != implied || tensor_floats != implied) {
+    gr_error("%s: malformed checkpoint: num_params %zu and %zu tensor values, but its config makes %zu parameters",
+             path, c->num_params, tensor_floats, implied);
     return -1;
   }
   int buffers = c->has_optimizer ? optimizer_num_buffers(c->optimizer_type) : 0;
-  uint64_t expect = 4 * (uint64_t)tensor_floats + 4 * (uint64_t)buffers * c->num_params +
-                    c->rng_state_bytes;
-  if (expect != c->file.payload_bytes) {
-    gr_error("%s: malformed checkpoint: header describes %llu payload bytes, file has %llu", path,
-             (unsigned long long)expect, (unsigned long long)c->file.payload_bytes);
+  size_t payload = c->file.payload_bytes, rest = payload;
+  bool fits = tensor_floats <= rest / 4;
+  if (fits) rest -= 4 * tensor_floats;
+  fits = fits && (buffers == 0 || c->num_params <= rest / (4 * (size_t)buffers));
+  if (fits) rest -= 4 * (size_t)buffers * c->num_params;
+  if (!fits || rest != c->rng_state_bytes) {
+    gr_error("%s: malformed checkpoint: the header describes %zu parameters, %d optimizer buffer(s) and %zu "
+             "random-state bytes, which do not make the %zu payload bytes of the file",
+             path, tensor_floats, buffers, c->rng_state_bytes, payload);
+    return -1;
+  }
+  if (c->optimizer_step < 0) {
+    gr_error("%s: malformed checkpoint: optimizer.step %lld", path, (long long)c->optimizer_step);
     return -1;
   }
   c->params_at = c->file.payload_at;
@@ -419,6 +444,10 @@ int checkpoint_load_params(const Checkpoint *c, GraniteModel *m) {
       return -1;
     }
   }
+  if (c->num_params != m->num_params) {
+    gr_error("%s: checkpoint has num_params %zu, the model %zu", c->path, c->num_params, m->num_params);
+    return -1;
+  }
   for (int k = 0; k < c->num_tensors; k++) {
     const ParamTensor *s = &c->tensors[k];
     memcpy(m->params + m->tensors[k].offset, c->file.data + c->params_at + 4 * s->offset,
@@ -427,10 +456,14 @@ int checkpoint_load_params(const Checkpoint *c, GraniteModel *m) {
   return 0;
 }
 
-int checkpoint_load_optimizer(const Checkpoint *c, Optimizer *o) {
+int checkpoint_load_optimizer(const Checkpoint *c, size_t model_num_params, Optimizer *o) {
   memset(o, 0, sizeof *o);
   if (!c->has_optimizer) {
     gr_error("%s: checkpoint holds no optimizer state", c->path);
+    return -1;
+  }
+  if (c->num_params != model_num_params) {
+    gr_error("%s: checkpoint has num_params %zu, the model %zu", c->path, c->num_params, model_num_params);
     return -1;
   }
   optimizer_init(o, c->optimizer_type, c->num_params);

@@ -50,7 +50,10 @@ int checkpoint_save(const char *dir, const CheckpointContents *c, int max_to_kee
 /* Only writes the file (no index update, no pruning). */
 int checkpoint_write_file(const char *path, const CheckpointContents *c);
 
-/* A checkpoint read into memory and verified (magic, version, CRC, sizes). */
+/* A checkpoint read into memory and verified: the framing (magic, version,
+ * CRC), the config (within the model's limits), the token count against
+ * config.vocab_size, num_params and the tensor list against the parameter
+ * count the config implies, and every block size against the file. */
 typedef struct {
   const char *path;
   int version;
@@ -86,9 +89,10 @@ int checkpoint_open(Checkpoint *c, const char *path);
  * else "tensor X shape mismatch" / "tensor X missing". */
 int checkpoint_load_params(const Checkpoint *c, GraniteModel *m);
 
-/* Initializes o with the stored optimizer state (type, step, buffers).
- * -1 with an error line if the checkpoint has none or the sizes differ. */
-int checkpoint_load_optimizer(const Checkpoint *c, Optimizer *o);
+/* Initializes o with the stored optimizer state (type, step, buffers) for a
+ * model of model_num_params parameters. -1 with an error line if the
+ * checkpoint has none or its num_params differs. */
+int checkpoint_load_optimizer(const Checkpoint *c, size_t model_num_params, Optimizer *o);
 
 /* Safe on a zeroed or already closed Checkpoint. To keep the vocabulary or
  * task names after closing, move them out and zero the fields first. */

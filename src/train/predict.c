@@ -16,6 +16,7 @@
 #include "train/model_checkpoint.h"
 #include "train/restore.h"
 #include "util/common.h"
+#include "util/output_file.h"
 
 int64_t *dataset_instruction_offsets(const Dataset *ds) {
   int64_t *first = xmalloc(((size_t)ds->num_blocks + 1) * sizeof *first);
@@ -145,12 +146,34 @@ static const char *base_name(const char *path) {
   return slash ? slash + 1 : path;
 }
 
+/* Neither output may be an input (the data, the checkpoint, the tokens
+ * file) nor the other output: rewriting it would destroy it. */
+static int refuse_overwriting_inputs(const GematriaFlags *f) {
+  int n = 0;
+  const char **inputs = xmalloc(((size_t)f->input_file.count + 4) * sizeof *inputs);
+  for (int i = 0; i < f->input_file.count; i++) inputs[n++] = f->input_file.items[i];
+  inputs[n++] = f->checkpoint_file;
+  if (f->tokens_file) inputs[n++] = f->tokens_file;
+  int rc = output_refuse_inputs(f->output_file, "--gematria_output_file", inputs, n);
+  if (rc == 0 && f->output_csv && strcmp(f->output_csv, f->output_file) == 0) {
+    gr_error("--gematria_output_csv and --gematria_output_file are both %s", f->output_csv);
+    rc = -1;
+  }
+  if (rc == 0 && f->output_csv) {
+    inputs[n++] = f->output_file;
+    rc = output_refuse_inputs(f->output_csv, "--gematria_output_csv", inputs, n);
+  }
+  free(inputs);
+  return rc;
+}
+
 int predict_main(const GematriaFlags *f) {
   if (flags_validate(f)) return 2;
   if (f->input_file.count == 0 || !f->output_file[0]) {
     gr_error("predict needs --gematria_input_file and --gematria_output_file");
     return 2;
   }
+  if (refuse_overwriting_inputs(f)) return 2;
   Checkpoint ck;
   GraniteModel m;
   if (restore_model_for_inference(f, &ck, &m)) return 1;
@@ -167,6 +190,7 @@ int predict_main(const GematriaFlags *f) {
   PrefixEntries prefixes = {0};
   regex_t filters[GRANITE_MAX_TASKS];
   int num_regex = 0;
+  OutputFile csv_out = {.slot = -1};
   FILE *csv = NULL;
   uint8_t *rec_buf = NULL;
   size_t rec_cap = 0;
@@ -209,11 +233,8 @@ int predict_main(const GematriaFlags *f) {
   for (int t = 0; t < T; t++) snprintf(sources[t], sizeof sources[t], "%s, task=%s", model_name, ck.task_names[t]);
 
   if (f->output_csv) {
-    csv = fopen(f->output_csv, "w");
-    if (!csv) {
-      gr_error("%s: cannot write: %s", f->output_csv, strerror(errno));
-      goto out;
-    }
+    if (output_open(&csv_out, f->output_csv, "--gematria_output_csv")) goto out;
+    csv = csv_out.file;
   }
   if (tfrecord_writer_open(&w, f->output_file)) goto out;
   writer_open = true;
@@ -253,17 +274,14 @@ int predict_main(const GematriaFlags *f) {
     if (rec) gematria__basic_block_with_throughput_proto__free_unpacked(rec, NULL);
     if (rc) goto out;
   }
-  if (csv && fclose(csv)) {
-    csv = NULL;
-    gr_error("%s: write failed", f->output_csv);
-    goto out;
-  }
-  csv = NULL;
+  /* both outputs complete in their temporary files: commit them */
   if (tfrecord_writer_commit(&w)) {
     writer_open = false;
     goto out;
   }
   writer_open = false;
+  csv = NULL;
+  if (f->output_csv && output_commit(&csv_out)) goto out;
   fprintf(stderr, "predicted %ld of %d blocks in %.2fs (%.0f blocks/s); wrote %s as '%s'\n", predicted, ds.num_blocks,
           secs, secs > 0 ? predicted / secs : 0.0, f->output_file, sources[0]);
   if (passed_through)
@@ -286,7 +304,7 @@ int predict_main(const GematriaFlags *f) {
   status = 0;
 out:
   if (writer_open) tfrecord_writer_abort(&w);
-  if (csv) fclose(csv);
+  output_abort(&csv_out);
   for (int i = 0; i < num_regex; i++) regfree(&filters[i]);
   free(rec_buf);
   free(instr_first);

@@ -305,7 +305,7 @@ static void restore_sampler_order(Trainer *t) {
 static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt_type) {
   const GematriaFlags *f = t->f;
   char latest[4096];
-  int found = checkpoint_find_latest(f->checkpoint_dir, latest, sizeof latest);
+  int found = checkpoint_find_latest(f->checkpoint_dir, latest, sizeof latest, NULL);
   if (found < 0) return -1;
   const char *from = NULL;
   bool resume = found == 1;
@@ -339,7 +339,7 @@ static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt
         goto done;
       }
       optimizer_free(&t->opt);
-      if (checkpoint_load_optimizer(&ck, &t->opt)) {
+      if (checkpoint_load_optimizer(&ck, t->model.num_params, &t->opt)) {
         optimizer_init(&t->opt, opt_type, t->model.num_params);
         goto done;
       }

@@ -12,14 +12,37 @@ static void print_line(const char *kind, const char *fmt, va_list ap) {
   fputc('\n', stderr);
 }
 
+static _Thread_local char *capture_buf;
+static _Thread_local size_t capture_cap;
+static _Thread_local bool capture_active, capture_filled;
+
+void gr_error_capture_begin(char *buf, size_t cap) {
+  capture_buf = buf;
+  capture_cap = cap;
+  capture_active = true;
+  capture_filled = false;
+  if (buf && cap) buf[0] = '\0';
+}
+
+bool gr_error_capture_end(void) {
+  capture_active = false;
+  return capture_filled;
+}
+
 void gr_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  print_line("error", fmt, ap);
+  if (capture_active) {
+    if (!capture_filled && capture_buf && capture_cap) vsnprintf(capture_buf, capture_cap, fmt, ap);
+    capture_filled = true;
+  } else {
+    print_line("error", fmt, ap);
+  }
   va_end(ap);
 }
 
 void gr_warn(const char *fmt, ...) {
+  if (capture_active) return;
   va_list ap;
   va_start(ap, fmt);
   print_line("warning", fmt, ap);

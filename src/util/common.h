@@ -10,7 +10,15 @@
  * print exactly one such line naming the file and place, then return -1;
  * the caller passes the -1 up and the CLI exits non-zero. */
 void gr_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "granite: warning: ..." */
+/* While a capture is active in this thread, gr_error stores its message in
+ * buf (the first one since the capture began; later ones are dropped)
+ * instead of printing it: the library (include/granite.h) reports errors in
+ * its return values, never on the caller's stderr. Captures do not nest;
+ * end returns whether a message was stored. */
+void gr_error_capture_begin(char *buf, size_t cap);
+bool gr_error_capture_end(void);
+
+/* "granite: warning: ..." (not printed while an error capture is active) */
 void gr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Allocation that never returns NULL: out of memory is reported and exits. */

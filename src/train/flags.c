@@ -500,8 +500,12 @@ int flags_parse(GematriaFlags *f, int argc, char **argv, int first) {
     if (!value) {
       if (flag_table[index].type == FT_BOOL) {
         value = "true";
-      } else if (i + 1 < argc) {
+      } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
         value = argv[++i];
+      } else if (i + 1 < argc) { /* never swallow the next flag as this one's value */
+        gr_error("--%s needs a value, but the next argument is the flag %s (write --%s=VALUE)", name, argv[i + 1],
+                 name);
+        return -1;
       } else {
         gr_error("--%s needs a value", name);
         return -1;

@@ -232,12 +232,12 @@ int predict_main(const GematriaFlags *f) {
   char sources[GRANITE_MAX_TASKS][700];
   for (int t = 0; t < T; t++) snprintf(sources[t], sizeof sources[t], "%s, task=%s", model_name, ck.task_names[t]);
 
+  if (tfrecord_writer_open(&w, f->output_file)) goto out;
+  writer_open = true;
   if (f->output_csv) {
     if (output_open(&csv_out, f->output_csv, "--gematria_output_csv")) goto out;
     csv = csv_out.file;
   }
-  if (tfrecord_writer_open(&w, f->output_file)) goto out;
-  writer_open = true;
   labels = xcalloc((size_t)ds.num_blocks * T, sizeof(float));
   mask = xcalloc((size_t)ds.num_blocks * T, 1);
   long passed_through = 0;

@@ -11,8 +11,10 @@
 #include "util/common.h"
 #include "util/output_file.h"
 
-static void add_block_tokens(const Gematria__BasicBlockWithThroughputProto *rec, void *set) {
+static int add_block_tokens(const Gematria__BasicBlockWithThroughputProto *rec, const char *path, long index,
+                            void *set) {
   token_set_add_block(set, rec->basic_block);
+  return 0;
 }
 
 int cmd_tokens(int argc, char **argv) {

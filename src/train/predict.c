@@ -5,6 +5,7 @@
 #include "train/predict.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <regex.h>
 #include <stdlib.h>
@@ -78,7 +79,7 @@ long predict_dataset_outputs(GraniteModel *m, const Dataset *ds, const int32_t *
 /* Label of a record for one task as eval would see it (spec §5.1): the
  * first source matching the filter at its start, mean of its values. */
 static bool record_label(const Gematria__BasicBlockWithThroughputProto *rec, const regex_t *filter, double scaling,
-                         float *label) {
+                         float *label, long *not_float32) {
   for (size_t i = 0; i < rec->n_inverse_throughputs; i++) {
     const Gematria__ThroughputWithSourceProto *tp = rec->inverse_throughputs[i];
     regmatch_t mt;
@@ -86,7 +87,12 @@ static bool record_label(const Gematria__BasicBlockWithThroughputProto *rec, con
     if (tp->n_inverse_throughput_cycles == 0) return false;
     double s = 0;
     for (size_t j = 0; j < tp->n_inverse_throughput_cycles; j++) s += tp->inverse_throughput_cycles[j];
-    *label = (float)(s / tp->n_inverse_throughput_cycles * scaling);
+    double v = s / tp->n_inverse_throughput_cycles * scaling;
+    if (!isfinite(v) || fabs(v) > FLT_MAX) { /* passed through; no MAPE term */
+      (*not_float32)++;
+      return false;
+    }
+    *label = (float)v;
     return true;
   }
   return false;
@@ -240,7 +246,7 @@ int predict_main(const GematriaFlags *f) {
   }
   labels = xcalloc((size_t)ds.num_blocks * T, sizeof(float));
   mask = xcalloc((size_t)ds.num_blocks * T, 1);
-  long passed_through = 0;
+  long passed_through = 0, bad_labels = 0;
   for (int i = 0; i < ds.num_blocks; i++) {
     size_t len;
     const uint8_t *raw = dataset_raw_record(&ds, i, &len);
@@ -249,7 +255,7 @@ int predict_main(const GematriaFlags *f) {
     for (int t = 0; t < T; t++) ok = ok && isfinite(p[t]);
     Gematria__BasicBlockWithThroughputProto *rec = gematria__basic_block_with_throughput_proto__unpack(NULL, len, raw);
     if (rec && ok)
-      for (int t = 0; t < T; t++) mask[(size_t)i * T + t] = record_label(rec, &filters[t], label_scaling, &labels[(size_t)i * T + t]);
+      for (int t = 0; t < T; t++) mask[(size_t)i * T + t] = record_label(rec, &filters[t], label_scaling, &labels[(size_t)i * T + t], &bad_labels);
     int rc;
     if (ok) {
       Gematria__ThroughputWithSourceProto entries[GRANITE_MAX_TASKS];
@@ -289,6 +295,8 @@ int predict_main(const GematriaFlags *f) {
             "%ld record(s) passed through without a prediction: %ld over --gematria_max_instructions_in_batch=%d, "
             "%ld whose graph could not be built\n",
             passed_through, skipped, f->max_instructions_in_batch, passed_through - skipped);
+  if (bad_labels)
+    gr_warn("%ld label(s) in the input are not finite float32 values; left out of the MAPE below", bad_labels);
   /* The reference log's user computes this by hand: give it directly. */
   Metrics met;
   PercentileRanks ranks;

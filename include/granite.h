@@ -10,7 +10,14 @@
  *
  * A model is not thread-safe: give each thread its own (loading is cheap).
  * Predictions come in the unit of the training labels (BHive's is cycles per
- * 100 iterations). All functions return 0 on success and -1 on failure. */
+ * 100 iterations).
+ *
+ * Contract (docs/reliability.md): no function crashes, exits or writes to
+ * stderr on bad arguments, bad input or exhausted memory. Functions that
+ * return int return 0 on success and a negative GRANITE_ERROR_* code on
+ * failure; granite_last_error() then says why (for granite_load, the err
+ * buffer does). After GRANITE_ERROR_MEMORY the model stays usable (memory of
+ * the failed call may be lost). */
 #ifndef GRANITE_H
 #define GRANITE_H
 
@@ -23,12 +30,25 @@ extern "C" {
 
 typedef struct granite_model granite_model;
 
+enum {
+  GRANITE_OK = 0,
+  GRANITE_ERROR_INPUT = -1,    /* the code does not decode as x86-64, is empty, or bad hex */
+  GRANITE_ERROR_ARGUMENT = -2, /* a NULL model or array, a NULL code with a size, n < 0 ... */
+  GRANITE_ERROR_MEMORY = -3,   /* out of memory */
+};
+
+/* The reason for the last failure of a granite_* call in this thread (one
+ * line, no trailing newline); "" if none failed. */
+const char *granite_last_error(void);
+
 /* Loads a checkpoint written by `granite train` (config, tokens, weights).
- * Returns NULL and writes a one-line reason to err on failure. */
+ * Returns NULL and writes the one-line reason (which file, what is wrong)
+ * to err (if not NULL) and to granite_last_error() on failure. */
 granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_size);
 void granite_free(granite_model *model);
 
-/* Number of tasks (outputs per block) and their names. */
+/* Number of tasks (outputs per block; 0 for a NULL model) and their names
+ * (NULL for a NULL model or a task out of range). */
 int granite_num_tasks(const granite_model *model);
 const char *granite_task_name(const granite_model *model, int task);
 
@@ -38,11 +58,15 @@ int granite_predict_bytes(granite_model *model, const uint8_t *code, size_t size
 /* Same, from hex text ("4829d3..."). */
 int granite_predict_hex(granite_model *model, const char *hex, float *out);
 /* Predicts n blocks at once (faster per block): blocks[i] of sizes[i] bytes;
- * out[n * num_tasks]. A block that does not decode gets NaN outputs. */
+ * out[n * num_tasks]. A block that does not decode gets NaN outputs and the
+ * call returns GRANITE_ERROR_INPUT (the others are predicted). n == 0 does
+ * nothing; NULL arrays (with n > 0), a NULL block with a non-zero size or
+ * n < 0 are GRANITE_ERROR_ARGUMENT, with nothing written to out. */
 int granite_predict_batch(granite_model *model, const uint8_t *const *blocks, const size_t *sizes, int n,
                           float *out);
 
-/* Uses at most n threads for this model's predictions (default: all cores). */
+/* Uses at most n threads for this model's predictions (default, and n <= 0:
+ * all cores). Does nothing for a NULL model. */
 void granite_set_num_threads(granite_model *model, int n);
 
 #ifdef __cplusplus

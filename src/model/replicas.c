@@ -1,6 +1,7 @@
 #include "model/replicas.h"
 
 #include <omp.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,11 +46,24 @@ void granite_replicas_forward(GraniteReplicas *r, const Batch *parts, float *con
                               float *const *block_predictions) {
   int saved = omp_get_max_active_levels();
   omp_set_max_active_levels(1);
+  /* an allocation failure in a worker is caught there and reported in the
+   * calling thread, whose out-of-memory guard (if any) then applies */
+  int failed = 0;
 #pragma omp parallel for num_threads(r->count) schedule(static, 1)
-  for (int i = 0; i < r->count; i++)
-    if (parts[i].num_blocks > 0)
+  for (int i = 0; i < r->count; i++) {
+    if (parts[i].num_blocks == 0) continue;
+    jmp_buf env;
+    jmp_buf *outer = gr_oom_guard_set(&env);
+    if (setjmp(env) == 0) {
       granite_forward(&r->rep[i], &parts[i], outputs[i], block_predictions ? block_predictions[i] : NULL);
+    } else {
+#pragma omp atomic write
+      failed = 1;
+    }
+    gr_oom_guard_set(outer);
+  }
   omp_set_max_active_levels(saved);
+  if (failed) gr_out_of_memory(0);
 }
 
 void granite_replicas_backward(GraniteReplicas *r, const Batch *parts, const float *const *d_outputs) {

@@ -49,11 +49,28 @@ void gr_warn(const char *fmt, ...) {
   va_end(ap);
 }
 
-static void *check(void *p, size_t n) {
-  if (!p && n) {
-    fprintf(stderr, "granite: error: out of memory allocating %zu bytes\n", n);
-    exit(2);
+static _Thread_local jmp_buf *oom_guard;
+
+jmp_buf *gr_oom_guard_set(jmp_buf *env) {
+  jmp_buf *old = oom_guard;
+  oom_guard = env;
+  return old;
+}
+
+_Noreturn void gr_out_of_memory(size_t n) {
+  if (oom_guard) {
+    if (capture_active) gr_error(n ? "out of memory allocating %zu bytes" : "out of memory", n);
+    longjmp(*oom_guard, 1);
   }
+  if (n)
+    fprintf(stderr, "granite: error: out of memory allocating %zu bytes\n", n);
+  else
+    fprintf(stderr, "granite: error: out of memory\n");
+  exit(2);
+}
+
+static void *check(void *p, size_t n) {
+  if (!p && n) gr_out_of_memory(n);
   return p;
 }
 

@@ -161,6 +161,18 @@ one_error $T/e "output needs a value" hole8_tokens
 [ -z "$(ls -A $T/cwd8)" ] || fail "hole8: wrote $(ls -A $T/cwd8) named after a flag"
 check; check
 
+# flag values that are meaningless: refused with one error line naming the flag
+for fl in --gematria_learning_rate=nan --gematria_max_blocks_in_batch=0 --gematria_validation_fraction=1.5 \
+  --gematria_num_message_passing_iterations=0 --gematria_learning_rate=-1 --gematria_decay_rate=inf \
+  --gematria_checkpoint_max_to_keep=-3 --gematria_grad_clip_norm=nan --gematria_input_file_scaling=0 \
+  --gematria_input_file_scaling=-2 --gematria_max_instructions_in_batch=0 --gematria_node_embedding_size=100000; do
+  (cd $T/cwd8 && timeout 60 "$G" train --gematria_checkpoint_dir=$T/flagck --gematria_tokens_file=$OLDPWD/$VOCAB \
+    --gematria_input_file=$T/small.tfrecord --gematria_training_num_epochs=1 $fl 2>$T/e) &&
+    fail "flag_values: $fl accepted"
+  one_error $T/e "${fl%%=*}\|embedding sizes" "flag_values $fl"
+done
+[ -e $T/flagck/model.ckpt-1 ] && fail "flag_values: a run with a bad flag trained"
+
 [ $CHECKS -gt 0 ] || { echo "e2e_hostile_outputs: no check ran" >&2; exit 1; }
 [ $FAILS -eq 0 ] || { echo "e2e_hostile_outputs: $FAILS failure(s)" >&2; exit 1; }
 echo "e2e_hostile_outputs: $CHECKS checks passed"

@@ -63,7 +63,7 @@ static const FlagSpec flag_table[] = {
     {"gematria_model_name", FT_OPT_STRING, OFF(model_name), NULL, G_RUN,
      "predict: source name prefix of the predictions (default \"granite: <checkpoint name>\")", NULL, NOLIM},
     {"gematria_input_file_scaling", FT_DOUBLE, OFF(input_file_scaling), "1.0", G_DATA,
-     "multiply every throughput by this (not in predict)", NULL, NOLIM},
+     "multiply every throughput by this (not in predict); must be > 0", NULL, 1e-30, 1e30},
     {"gematria_throughput_source_filter", FT_MULTI, OFF(throughput_source_filter), ".*", G_DATA,
      "regex per task, matched at the start of the source name; repeat for more tasks", NULL, NOLIM},
     {"gematria_task_names", FT_MULTI, OFF(task_names), NULL, G_DATA,

@@ -1,8 +1,9 @@
 # Convenience wrapper: `make demo` and `make check` are the README's two commands.
 BUILD ?= build
 JOBS ?= 2
+PREFIX ?= /usr/local
 
-.PHONY: all deps build demo check bench clean
+.PHONY: all deps build demo check bench install clean
 all: build
 
 deps:
@@ -20,6 +21,10 @@ check: build
 
 bench: build
 	@$(BUILD)/granite bench
+
+# program, libraries, header, granite.pc, CMake package, man page, Python module
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

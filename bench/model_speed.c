@@ -47,7 +47,7 @@ static void make_batch(Batch *b, int blocks, int T, Rng *rng) {
     }
     for (int j = 0; j < eb; j++) {
       int e = k * eb + j;
-      b->edge_types[e] = (int32_t)rng_below(rng, NUM_EDGE_TYPES);
+      b->edge_types[e] = (int32_t)rng_below(rng, GEMATRIA_NUM_EDGE_TYPES);
       b->senders[e] = k * nb + (int32_t)rng_below(rng, nb);
       b->receivers[e] = k * nb + (int32_t)rng_below(rng, nb);
       b->edge_block[e] = k;

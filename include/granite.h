@@ -8,9 +8,17 @@
  *   if (granite_predict_bytes(m, code, code_size, cycles) == 0) use(cycles[0]);
  *   granite_free(m);
  *
- * A model is not thread-safe: give each thread its own (loading is cheap).
+ * Thread safety: a granite_model is not thread-safe; calls on one model
+ * must not overlap (give each thread its own model: loading is cheap, or
+ * use a lock). Different models may be used from different threads at once.
+ * The functions that take no model (granite_version, granite_assemble,
+ * granite_canonicalize_hex, granite_buffer_free) are thread-safe. A model's
+ * own predictions use up to granite_set_num_threads OpenMP threads.
+ *
  * Predictions come in the unit of the training labels (BHive's is cycles per
- * 100 iterations).
+ * 100 iterations). Compiles as C and C++.
+ * Link: pkg-config --cflags --libs granite, or CMake
+ * find_package(granite) and target_link_libraries(app granite::granite).
  *
  * Contract (docs/reliability.md): no function crashes, exits or writes to
  * stderr on bad arguments, bad input or exhausted memory. Functions that
@@ -24,9 +32,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of this header; granite_version() gives the library's. */
+#define GRANITE_VERSION_MAJOR 0
+#define GRANITE_VERSION_MINOR 2
+#define GRANITE_VERSION_PATCH 0
+#define GRANITE_VERSION_STRING "0.2.0"
+/* One number for #if: 10000 * major + 100 * minor + patch. */
+#define GRANITE_VERSION (GRANITE_VERSION_MAJOR * 10000 + GRANITE_VERSION_MINOR * 100 + GRANITE_VERSION_PATCH)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* "0.2.0": the version of the library actually loaded. */
+const char *granite_version(void);
 
 typedef struct granite_model granite_model;
 
@@ -64,6 +83,27 @@ int granite_predict_hex(granite_model *model, const char *hex, float *out);
  * n < 0 are GRANITE_ERROR_ARGUMENT, with nothing written to out. */
 int granite_predict_batch(granite_model *model, const uint8_t *const *blocks, const size_t *sizes, int n,
                           float *out);
+
+/* Assembly syntax for granite_assemble and granite_predict_asm. */
+enum { GRANITE_SYNTAX_INTEL = 0, GRANITE_SYNTAX_ATT = 1 };
+
+/* Assembles x86-64 text (instructions separated by newlines or ';') with GNU
+ * as (`as --64`, found on PATH) into machine code: *code is malloc'd (free it
+ * with granite_buffer_free), *size its length. On failure returns -1 and
+ * writes as's first error line (or why as could not run) to err. */
+int granite_assemble(const char *text, int syntax, uint8_t **code, size_t *size, char *err, size_t err_size);
+void granite_buffer_free(void *buffer);
+
+/* Predicts one block given as assembly text; out[num_tasks]. */
+int granite_predict_asm(granite_model *model, const char *text, int syntax, float *out, char *err,
+                        size_t err_size);
+
+/* The canonical token lists (Gematria's form) of a block given in hex: one
+ * line per instruction, tokens separated by single spaces. Writes at most
+ * out_size bytes (NUL-terminated) and returns the length the whole text
+ * needs (call again with a bigger buffer if it is >= out_size), or -1 with
+ * a reason in err when the hex is bad or does not decode. */
+long granite_canonicalize_hex(const char *hex, char *out, size_t out_size, char *err, size_t err_size);
 
 /* Uses at most n threads for this model's predictions (default, and n <= 0:
  * all cores). Does nothing for a NULL model. */

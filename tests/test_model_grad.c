@@ -16,6 +16,9 @@
 static Rng rng;
 static float fd_step = 3e-2f;
 
+/* Edge types the random graphs use: the rows of the model's edge table. */
+static int batch_edge_types = GEMATRIA_NUM_EDGE_TYPES;
+
 /* A batch of random graphs: nodes per block in sizes[], about 1.2 edges per node. */
 static void make_batch(Batch *b, const int *sizes, int blocks, int T) {
   memset(b, 0, sizeof(*b));
@@ -45,7 +48,7 @@ static void make_batch(Batch *b, const int *sizes, int blocks, int T) {
       if (i % 3 == 0) b->instruction_nodes[ii] = ni, b->instruction_block[ii++] = k;
     }
     for (int j = 0; j < count + count / 4; j++, ei++) {
-      b->edge_types[ei] = (int32_t)rng_below(&rng, NUM_EDGE_TYPES);
+      b->edge_types[ei] = (int32_t)rng_below(&rng, (uint64_t)batch_edge_types);
       b->senders[ei] = first + (int32_t)rng_below(&rng, count);
       b->receivers[ei] = first + (int32_t)rng_below(&rng, count);
       b->edge_block[ei] = k;
@@ -219,6 +222,13 @@ int main(void) {
   c.node_update_layers[0] = 5, c.num_node_update_layers = 1;
   c.global_update_layers[0] = 3, c.num_global_update_layers = 1;
   check_config("layers+sent+residual", &c);
+
+  base(&c); /* granite's options: loop-carried edge type, scaled output */
+  c.loop_carried_edges = true;
+  c.output_scale = 3.0f;
+  batch_edge_types = granite_num_edge_types(&c);
+  check_config("loop-carried+scale", &c);
+  batch_edge_types = GEMATRIA_NUM_EDGE_TYPES;
 
   base(&c); /* every LN off, readout and task layers with projected residuals, 2 tasks */
   c.graph_module_layer_normalization = false;

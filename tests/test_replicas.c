@@ -31,7 +31,7 @@ static void make_graph(BlockGraph *g, int n) {
     g->num_instructions += i % 3 == 0;
   }
   for (int j = 0; j < m; j++) {
-    g->edge_types[j] = (uint8_t)rng_below(&rng, NUM_EDGE_TYPES);
+    g->edge_types[j] = (uint8_t)rng_below(&rng, GEMATRIA_NUM_EDGE_TYPES);
     g->senders[j] = (int32_t)rng_below(&rng, n);
     g->receivers[j] = (int32_t)rng_below(&rng, n);
   }

@@ -19,7 +19,9 @@
 #include "model/model.h"
 #include "train/model_checkpoint.h"
 #include "util/common.h"
+#include "x86/assemble.h"
 #include "x86/canonicalize.h"
+#include "x86/tokens.h"
 
 struct granite_model {
   GraniteModel model;
@@ -41,6 +43,13 @@ static _Thread_local char last_error[512];
 
 const char *granite_last_error(void) { return last_error; }
 
+const char *granite_version(void) { return GRANITE_VERSION_STRING; }
+
+static void set_error(char *err, size_t err_size, const char *msg) {
+  if (err && err_size) snprintf(err, err_size, "%s", msg);
+  snprintf(last_error, sizeof last_error, "%s", msg);
+}
+
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(int code, const char *fmt, ...) {
   va_list ap;
@@ -55,7 +64,7 @@ static int fail(int code, const char *fmt, ...) {
 #define API_ENTER(env, outer)            \
   last_error[0] = '\0';                  \
   gr_error_capture_begin(last_error, sizeof last_error); \
-  jmp_buf *outer = gr_oom_guard_set(&env)
+  jmp_buf *volatile outer = gr_oom_guard_set(&env)
 #define API_LEAVE(outer)  \
   gr_oom_guard_set(outer); \
   gr_error_capture_end()
@@ -78,6 +87,7 @@ static int load(granite_model **out, const char *checkpoint_path) {
   ck.num_tasks = 0;
   const char *oov = checkpoint_meta_get(&ck.meta, "oov_replacement_token");
   int rc = graph_options_init(&g->graph_options, &g->vocab, oov ? oov : "_UNKNOWN_");
+  granite_graph_options(&g->model.cfg, &g->graph_options);
   char path[512];
   snprintf(path, sizeof path, "%s", ck.path);
   checkpoint_close(&ck);
@@ -266,4 +276,84 @@ int granite_predict_hex(granite_model *g, const char *hex, float *out) {
     rc = granite_predict_bytes(g, code, len / 2, out);
   free(code);
   return rc;
+}
+
+int granite_assemble(const char *text, int syntax, uint8_t **code, size_t *size, char *err, size_t err_size) {
+  if (!text || !code || !size) {
+    set_error(err, err_size, "granite_assemble: text, code or size is NULL");
+    return GRANITE_ERROR_ARGUMENT;
+  }
+  return x86_assemble(text, syntax == GRANITE_SYNTAX_ATT, NULL, code, size, err, err_size);
+}
+
+void granite_buffer_free(void *buffer) { free(buffer); }
+
+int granite_predict_asm(granite_model *g, const char *text, int syntax, float *out, char *err, size_t err_size) {
+  if (!g || !out) {
+    set_error(err, err_size, !g ? "granite_predict_asm: the model is NULL" : "granite_predict_asm: out is NULL");
+    return GRANITE_ERROR_ARGUMENT;
+  }
+  uint8_t *code;
+  size_t size;
+  if (granite_assemble(text, syntax, &code, &size, err, err_size) != 0) return -1;
+  int rc = granite_predict_bytes(g, code, size, out);
+  if (rc == GRANITE_ERROR_INPUT)
+    set_error(err, err_size, "the assembled code does not decode as x86-64 or has no instructions");
+  else if (rc != 0 && err && err_size)
+    snprintf(err, err_size, "%s", last_error);
+  free(code);
+  return rc;
+}
+
+/* Appends token lists to a bounded buffer, counting what would not fit. */
+typedef struct {
+  char *out;
+  size_t cap, len;
+  int first;
+} TokenText;
+
+static void put_text(TokenText *t, const char *s) {
+  for (; *s; s++, t->len++)
+    if (t->len + 1 < t->cap) t->out[t->len] = *s;
+}
+
+static void put_token(const char *token, void *ctx) {
+  TokenText *t = ctx;
+  if (!t->first) put_text(t, " ");
+  t->first = 0;
+  put_text(t, token);
+}
+
+long granite_canonicalize_hex(const char *hex, char *out, size_t out_size, char *err, size_t err_size) {
+  size_t len = hex ? strlen(hex) : 0;
+  if (len == 0 || len % 2) {
+    set_error(err, err_size, "hex block is empty or has an odd number of digits");
+    return -1;
+  }
+  uint8_t *code = malloc(len / 2);
+  if (!code || bhive_decode_hex(hex, len, code) != 0) {
+    set_error(err, err_size, "not machine code in hex");
+    free(code);
+    return -1;
+  }
+  Gematria__BasicBlockProto block;
+  gematria__basic_block_proto__init(&block);
+  size_t bad = 0;
+  int n = x86_canonicalize_block(code, len / 2, 0, &block, &bad);
+  free(code);
+  if (n <= 0) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "undecodable instruction at byte offset %zu", bad);
+    set_error(err, err_size, msg);
+    return -1;
+  }
+  TokenText t = {out, out ? out_size : 0, 0, 1};
+  for (size_t i = 0; i < block.n_canonicalized_instructions; i++) {
+    t.first = 1;
+    instruction_token_list(block.canonicalized_instructions[i], put_token, &t);
+    put_text(&t, "\n");
+  }
+  if (t.cap) t.out[t.len < t.cap ? t.len : t.cap - 1] = 0;
+  x86_block_clear(&block);
+  return (long)t.len;
 }

@@ -1,5 +1,7 @@
 /* `granite --gematria_action=train|predict|eval FLAGS` (the reference log's
  * form, spec §6) and the aliases `granite train|predict|eval FLAGS`. */
+#include <string.h>
+
 #include "cli/commands.h"
 #include "train/evaluate.h"
 #include "train/flags.h"
@@ -41,5 +43,11 @@ static int run_action(int argc, char **argv, int forced_action) {
 
 int cmd_gematria(int argc, char **argv) { return run_action(argc, argv, -1); }
 int cmd_train(int argc, char **argv) { return run_action(argc, argv, ACTION_TRAIN); }
-int cmd_predict(int argc, char **argv) { return run_action(argc, argv, ACTION_PREDICT); }
+int cmd_predict(int argc, char **argv) {
+  if (predict_block_requested(argc, argv)) return cmd_predict_block(argc, argv);
+  int status = run_action(argc, argv, ACTION_PREDICT);
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "--helpfull")) predict_block_help();
+  return status;
+}
 int cmd_eval(int argc, char **argv) { return run_action(argc, argv, ACTION_EVAL); }

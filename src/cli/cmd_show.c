@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/asm_input.h"
 #include "cli/commands.h"
 #include "cli/flags_simple.h"
 #include "cli/token_set.h"
@@ -21,7 +22,7 @@
 
 static const char *const edge_names[NUM_EDGE_TYPES] = {
     "structural", "input", "output", "address_base", "address_index",
-    "address_segment", "address_displacement", "reverse_structural", "prefix"};
+    "address_segment", "address_displacement", "reverse_structural", "prefix", "loop_carried"};
 static const char *const node_names[] = {"instruction", "register", "immediate", "fp_immediate",
                                          "address", "memory", "prefix"};
 
@@ -328,6 +329,7 @@ static int show_block(const Gematria__BasicBlockWithThroughputProto *rec, const 
     printf("}\n");
   } else {
     printf("%s: %zu instruction%s\n", o->where, n, n == 1 ? "" : "s");
+    if (b->fingerprint && *b->fingerprint) printf("fingerprint: %s\n", b->fingerprint); /* extract: where from */
     for (size_t i = 0; i < n; i++) {
       int from_code;
       line.len = 0;
@@ -399,20 +401,15 @@ static Gematria__BasicBlockWithThroughputProto *read_record(const char *path, lo
   return got == 1 ? rec : NULL;
 }
 
-static Gematria__BasicBlockWithThroughputProto *record_from_hex(const char *hex, uint64_t address) {
-  size_t len = strlen(hex);
-  uint8_t *code = xmalloc(len / 2 + 1);
-  int kind = bhive_decode_hex(hex, len, code);
-  if (kind != BHIVE_OK) {
-    gr_error("show: '%s' is neither a file nor machine code in hex (%s)", hex, bhive_line_kind_name(kind));
-    free(code);
-    return NULL;
-  }
+/* A record holding the block of code[0..len) (freed here), or NULL after an
+ * error line naming `what`. */
+static Gematria__BasicBlockWithThroughputProto *record_from_code(uint8_t *code, size_t len, uint64_t address,
+                                                                 const char *what) {
   Gematria__BasicBlockProto *block = xmalloc(sizeof *block);
   gematria__basic_block_proto__init(block);
   size_t bad = 0;
-  if (x86_canonicalize_block(code, len / 2, address, block, &bad) < 0) {
-    gr_error("show: %s: undecodable instruction at byte offset %zu", hex, bad);
+  if (x86_canonicalize_block(code, len, address, block, &bad) < 0) {
+    gr_error("show: %s: undecodable instruction at byte offset %zu", what, bad);
     free(block);
     free(code);
     return NULL;
@@ -424,12 +421,33 @@ static Gematria__BasicBlockWithThroughputProto *record_from_hex(const char *hex,
   return rec;
 }
 
+static Gematria__BasicBlockWithThroughputProto *record_from_hex(const char *hex, uint64_t address) {
+  size_t len = strlen(hex);
+  uint8_t *code = xmalloc(len / 2 + 1);
+  int kind = bhive_decode_hex(hex, len, code);
+  if (kind != BHIVE_OK) {
+    gr_error("show: '%s' is neither a file nor machine code in hex (%s)", hex, bhive_line_kind_name(kind));
+    free(code);
+    return NULL;
+  }
+  return record_from_code(code, len / 2, address, hex);
+}
+
+/* --asm TEXT or --asm-file FILE, assembled by GNU as. */
+static Gematria__BasicBlockWithThroughputProto *record_from_asm(const AsmInput *in, uint64_t address) {
+  uint8_t *code;
+  size_t size;
+  if (asm_input_assemble(in, &code, &size)) return NULL;
+  return record_from_code(code, size, address, in->file ? in->file : "--asm");
+}
+
 int cmd_show(int argc, char **argv) {
   StrList args = {0};
   ShowOptions o = {0};
   int record = 0;
   char *tokens_file = NULL;
   uint64_t address = 0;
+  AsmInput asm_in = {0};
   const FlagSpec flags[] = {
       {"record", FLAG_INT, &record, "N", "which record of a .tfrecord file (0-based; default 0)"},
       {"tokens", FLAG_STRING, &tokens_file, "FILE",
@@ -438,17 +456,33 @@ int cmd_show(int argc, char **argv) {
       {"base-address", FLAG_UINT64, &address, "A", "address of the first instruction of a hex block (default 0)"},
       {"graph", FLAG_BOOL, &o.list_graph, NULL, "also list every node and edge (text output)"},
       {"json", FLAG_BOOL, &o.json, NULL, "print one JSON object instead of text"},
+      ASM_INPUT_FLAGS(asm_in),
   };
   FlagTable table = {
-      "show", "HEX | FILE.tfrecord [--record N] [flags]",
+      "show", "HEX | FILE.tfrecord [--record N] | --asm TEXT | --asm-file FILE.s [flags]",
       "Prints one basic block: its assembly (Intel syntax; rebuilt from the canonical form when\n"
       "the record has no machine code), the canonical token list of each instruction (spec §2.4),\n"
-      "its throughputs (records), and the size of its graph (spec §3.2).",
+      "its throughputs (records), and the size of its graph (spec §3.2). With --asm or\n"
+      "--asm-file the block is assembly text, assembled by GNU as (Intel syntax, or --att).",
       flags, (int)ARRAY_LEN(flags), &args};
   int st = cli_flags_parse(&table, argc, argv);
   if (st) {
     str_list_free(&args);
     return st == 1 ? 0 : 2;
+  }
+  if (asm_input_given(&asm_in)) {
+    int rc = 2;
+    if (args.n)
+      gr_error("show: give either --asm/--asm-file or a block, not both (granite show --help)");
+    else if (asm_input_check(&asm_in, "show") == 0) {
+      Gematria__BasicBlockWithThroughputProto *rec = record_from_asm(&asm_in, address);
+      o.where = asm_in.file ? asm_in.file : "assembly";
+      o.tokens_file = tokens_file;
+      rc = rec ? show_block(rec, &o) : 1;
+      if (rec) block_record_free(rec);
+    }
+    str_list_free(&args);
+    return rc;
   }
   if (args.n != 1) {
     gr_error("show: give exactly one block (hex) or one .tfrecord file (granite show --help)");

@@ -13,5 +13,12 @@ int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_filter(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
+/* `granite predict --asm|--asm-file|--hex`: one block (cmd_predict_block.c) */
+int predict_block_requested(int argc, char **argv);
+int cmd_predict_block(int argc, char **argv);
+void predict_block_help(void);
 
 #endif

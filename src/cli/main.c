@@ -13,6 +13,8 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
+    {"extract", cmd_extract, "basic blocks of ELF x86-64 files -> .tfrecord / CSV"},
+    {"filter", cmd_filter, "keep measurable blocks, branches stripped (process_and_filter_bbs)"},
     {"import-bhive", cmd_import_bhive, "BHive CSV files (hex,throughput) -> one .tfrecord"},
     {"tokens", cmd_tokens, "write the tokens (vocabulary) file of .tfrecord files"},
     {"show", cmd_show, "print a block as assembly, canonical tokens and graph size"},
@@ -20,6 +22,7 @@ static const Command commands[] = {
     {"train", cmd_train, "train a model (same as --gematria_action=train)"},
     {"predict", cmd_predict, "predict throughputs (same as --gematria_action=predict)"},
     {"eval", cmd_eval, "MAPE, MAE, RMSE, percentiles, Kendall's tau of a checkpoint"},
+    {"cost", cmd_cost, "predicted cost of an ELF file per function, weighted by block frequencies"},
     {"bench", cmd_bench, "measure training/prediction speed and latency"},
 };
 

@@ -30,8 +30,14 @@ enum EdgeType {
   EDGE_ADDRESS_DISPLACEMENT = 6,
   EDGE_REVERSE_STRUCTURAL = 7, /* never created; still a row of the edge table */
   EDGE_PREFIX = 8,
-  NUM_EDGE_TYPES = 9,
+  /* --granite_loop_carried_edges: from the last value of a register or memory
+   * in the block to the value the block started from (the next iteration's
+   * input). Not in Gematria. */
+  EDGE_LOOP_CARRIED = 9,
+  NUM_EDGE_TYPES = 10,
 };
+/* Edge types of Gematria's graphs (the edge table of a default model). */
+#define GEMATRIA_NUM_EDGE_TYPES 9
 
 /* One block's graph; node indices are local to the block. */
 typedef struct {
@@ -70,6 +76,9 @@ typedef struct {
   const Vocab *vocab;
   int immediate_token, fp_immediate_token, address_token, memory_token; /* indices in vocab */
   int replacement_token; /* index used for out-of-vocabulary tokens; -1 = OOV rejects the block */
+  /* granite's graph options (both off = Gematria's graph, spec §3.2) */
+  bool loop_carried_edges; /* add EDGE_LOOP_CARRIED edges */
+  bool register_aliasing;  /* RAX, EAX, AX, AL share one value (graph/register_family.h) */
 } GraphOptions;
 
 /* Fills opts for vocab with the structural tokens and the given replacement

@@ -6,21 +6,25 @@
 #include <string.h>
 
 #include "graph/graph.h"
+#include "graph/register_family.h"
 #include "util/common.h"
 
 typedef Gematria__CanonicalizedOperandProto Operand;
 typedef Gematria__CanonicalizedInstructionProto Instruction;
 
 /* A register name and the node that holds its current value (spec §3.2:
- * keyed by the exact string, no partial-register aliasing). */
+ * keyed by the exact string; with register aliasing, by the family, -1 for
+ * registers without one). initial: the node of the value the block started
+ * from, or -1 when the block wrote the register before reading it. */
 typedef struct {
   const char *name;
-  int node;
+  int family;
+  int node, initial;
 } RegEntry;
 
 typedef struct {
   int alias_group;
-  int node;
+  int node, initial;
 } MemEntry;
 
 /* Growing arrays of the graph under construction plus the maps. */
@@ -126,13 +130,21 @@ static int add_string_node(Builder *b, int type, const char *text, int instructi
   return add_node(b, type, token);
 }
 
+static int family_of(const Builder *b, const char *name) {
+  return b->opts->register_aliasing ? register_family(name) : -1;
+}
+
 static int find_reg(const Builder *b, const char *name) {
-  for (int i = b->num_regs - 1; i >= 0; i--)
-    if (strcmp(b->regs[i].name, name) == 0) return i;
+  int family = family_of(b, name);
+  for (int i = b->num_regs - 1; i >= 0; i--) {
+    if (family >= 0 ? b->regs[i].family == family : strcmp(b->regs[i].name, name) == 0) return i;
+  }
   return -1;
 }
 
-static void set_reg(Builder *b, const char *name, int node) {
+/* Makes node the current value of register name; initial says whether it is
+ * the value the block started from (a read before any write). */
+static void set_reg(Builder *b, const char *name, int node, bool initial) {
   int i = find_reg(b, name);
   if (i >= 0) {
     b->regs[i].node = node;
@@ -140,7 +152,9 @@ static void set_reg(Builder *b, const char *name, int node) {
   }
   grow_array((void **)&b->regs, &b->cap_regs, (size_t)b->num_regs + 1, sizeof *b->regs);
   b->regs[b->num_regs].name = name;
+  b->regs[b->num_regs].family = family_of(b, name);
   b->regs[b->num_regs].node = node;
+  b->regs[b->num_regs].initial = initial ? node : -1;
   b->num_regs++;
 }
 
@@ -155,7 +169,7 @@ static int register_dependency(Builder *b, const char *name, int target, int edg
   } else {
     node = add_string_node(b, NODE_REGISTER, name, instruction_index);
     if (node < 0) return -1;
-    set_reg(b, name, node);
+    set_reg(b, name, node, true);
   }
   add_edge(b, edge_type, node, target);
   return 0;
@@ -167,7 +181,7 @@ static int find_mem(const Builder *b, int group) {
   return -1;
 }
 
-static void set_mem(Builder *b, int group, int node) {
+static void set_mem(Builder *b, int group, int node, bool initial) {
   int i = find_mem(b, group);
   if (i >= 0) {
     b->mems[i].node = node;
@@ -176,6 +190,7 @@ static void set_mem(Builder *b, int group, int node) {
   grow_array((void **)&b->mems, &b->cap_mems, (size_t)b->num_mems + 1, sizeof *b->mems);
   b->mems[b->num_mems].alias_group = group;
   b->mems[b->num_mems].node = node;
+  b->mems[b->num_mems].initial = initial ? node : -1;
   b->num_mems++;
 }
 
@@ -221,7 +236,7 @@ static int add_input(Builder *b, const Operand *op, int inst, int index) {
       node = b->mems[i].node;
     } else {
       node = add_node(b, NODE_MEMORY, o->memory_token);
-      set_mem(b, group, node);
+      set_mem(b, group, node, true);
     }
     add_edge(b, EDGE_INPUT, node, inst);
     return 0;
@@ -240,12 +255,12 @@ static int add_output(Builder *b, const Operand *op, int inst, int index) {
     int node = add_string_node(b, NODE_REGISTER, op->register_name, index);
     if (node < 0) return -1;
     add_edge(b, EDGE_OUTPUT, inst, node);
-    set_reg(b, op->register_name, node);
+    set_reg(b, op->register_name, node, false);
     return 0;
   }
   case GEMATRIA__CANONICALIZED_OPERAND_PROTO__OPERAND_MEMORY: {
     int node = add_node(b, NODE_MEMORY, b->opts->memory_token);
-    set_mem(b, memory_group(op), node);
+    set_mem(b, memory_group(op), node, false);
     add_edge(b, EDGE_OUTPUT, inst, node);
     return 0;
   }
@@ -285,6 +300,19 @@ static int add_instruction(Builder *b, const Instruction *ins, int index, int pr
   return inst;
 }
 
+/* Throughput is a steady state over many iterations: a value the block reads
+ * before writing it comes from the previous iteration's last write. One edge
+ * per register and memory value from that last write to the initial value,
+ * after all instructions, so Gematria's node and edge order is unchanged. */
+static void add_loop_carried_edges(Builder *b) {
+  for (int i = 0; i < b->num_regs; i++)
+    if (b->regs[i].initial >= 0 && b->regs[i].node != b->regs[i].initial)
+      add_edge(b, EDGE_LOOP_CARRIED, b->regs[i].node, b->regs[i].initial);
+  for (int i = 0; i < b->num_mems; i++)
+    if (b->mems[i].initial >= 0 && b->mems[i].node != b->mems[i].initial)
+      add_edge(b, EDGE_LOOP_CARRIED, b->mems[i].node, b->mems[i].initial);
+}
+
 static void builder_release(Builder *b) {
   free(b->node_tokens);
   free(b->node_types);
@@ -321,6 +349,7 @@ int graph_build_block(BlockGraph *g, const Gematria__BasicBlockProto *block, con
       return -1;
     }
   }
+  if (opts->loop_carried_edges) add_loop_carried_edges(&b);
   g->num_nodes = b.num_nodes;
   g->num_edges = b.num_edges;
   g->num_instructions = b.num_instructions;

@@ -154,6 +154,7 @@ static DataParallel *dp_get(GraniteModel *m) {
     w->dp->reps.rep[i].work->reference_path = w->reference_path;
     w->dp->reps.rep[i].work->inference_only = w->inference_only;
     w->dp->reps.rep[i].params = m->params;
+    w->dp->reps.rep[i].cfg.output_scale = m->cfg.output_scale;
   }
   return w->dp;
 }

@@ -414,7 +414,8 @@ void granite_forward_single(GraniteModel *model, const Batch *b, float *outputs,
         add_rows(w->task_y[t], wt, w->x1, wr, R, wt);
     }
     matmul_forward(w->col, 1, w->task_y[t], wt, P + w->task_out[t], R, wt, 1, 0.0f);
-    for (int r = 0; r < R; r++) outputs[(size_t)r * T + t] = w->col[r];
+    /* output_scale puts the read-out in the unit of the labels (1 = Gematria) */
+    for (int r = 0; r < R; r++) outputs[(size_t)r * T + t] = w->col[r] * c->output_scale;
   }
   if (block_predictions) {
     if (c->seq2seq) {
@@ -559,7 +560,7 @@ static void readout_backward(GraniteModel *model, const Batch *b, const float *d
   memset(w->dx1, 0, sizeof(float) * (size_t)R * wr);
   for (int t = 0; t < T; t++) {
     const Mlp *mlp = &w->task[t];
-    for (int r = 0; r < R; r++) w->col[r] = d_outputs[(size_t)r * T + t];
+    for (int r = 0; r < R; r++) w->col[r] = d_outputs[(size_t)r * T + t] * c->output_scale;
     matmul_backward_weight(D + w->task_out[t], w->task_y[t], wt, w->col, R, wt, 1);
     matmul_backward_input(w->dty, wt, w->col, P + w->task_out[t], R, wt, 1, 0.0f);
     if (mlp->num_layers == 0) {

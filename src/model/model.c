@@ -20,6 +20,16 @@ void granite_config_default(GraniteConfig *c) {
   c->graph_module_layer_normalization = true;
   c->readout_input_layer_normalization = true;
   c->task_readout_input_layer_normalization = true;
+  c->output_scale = 1.0f;
+}
+
+void granite_graph_options(const GraniteConfig *c, GraphOptions *opts) {
+  opts->loop_carried_edges = c->loop_carried_edges;
+  opts->register_aliasing = c->register_aliasing;
+}
+
+int granite_num_edge_types(const GraniteConfig *c) {
+  return c->loop_carried_edges ? NUM_EDGE_TYPES : GEMATRIA_NUM_EDGE_TYPES;
 }
 
 static int check_layers(const char *what, const int *sizes, int count) {
@@ -62,6 +72,10 @@ static int config_check(const GraniteConfig *c) {
       check_layers("readout", c->readout_layers, c->num_readout_layers) ||
       check_layers("task readout", c->task_readout_layers, c->num_task_readout_layers))
     return -1;
+  if (!(c->output_scale > 0) || !isfinite(c->output_scale)) {
+    gr_error("model config: output scale %g (must be a finite number > 0)", (double)c->output_scale);
+    return -1;
+  }
   return 0;
 }
 
@@ -114,7 +128,7 @@ static void layout(Layout *L, ModelWork *w, const GraniteConfig *c) {
   int N = c->node_embedding_size, E = c->edge_embedding_size, G = c->global_embedding_size;
   int V = c->vocab_size, K = c->num_message_passing_iterations, s = c->use_sent_edges;
   w->node_emb = add_tensor(L, V, N, "encoder/node_embedding");
-  w->edge_emb = add_tensor(L, NUM_EDGE_TYPES, E, "encoder/edge_embedding");
+  w->edge_emb = add_tensor(L, granite_num_edge_types(c), E, "encoder/edge_embedding");
   w->glob_w = add_tensor(L, V, G, "encoder/global/w");
   w->glob_b = add_tensor(L, G, 1, "encoder/global/b");
   /* spec §4.3: edge input [e‖v_r‖v_s‖u], node [ρ_in‖ρ_out‖v‖u], global [Σe‖Σv‖u] */

@@ -35,6 +35,10 @@ typedef struct {
   bool readout_input_layer_normalization;
   bool task_readout_input_layer_normalization;
   bool seq2seq;
+  /* granite's options, not in Gematria (defaults = Gematria's model): */
+  bool loop_carried_edges; /* graph: EDGE_LOOP_CARRIED edges (one more edge embedding row) */
+  bool register_aliasing;  /* graph: sub-registers share their register's value node */
+  float output_scale;      /* every output is multiplied by this (1 = Gematria) */
 } GraniteConfig;
 
 /* Spec §4.8 defaults (N = E = G = 128, K = 8, LNs on, one task). */
@@ -58,6 +62,13 @@ typedef struct {
   ParamTensor *tensors;
   struct ModelWork *work;
 } GraniteModel;
+
+/* The graph options a model was trained with (copied into opts, which
+ * graph_options_init has filled). */
+void granite_graph_options(const GraniteConfig *c, GraphOptions *opts);
+/* Rows of the edge embedding table: Gematria's edge types, plus the
+ * loop-carried one when enabled. */
+int granite_num_edge_types(const GraniteConfig *c);
 
 /* Validates cfg and lays out the tensors. 0, or -1 after an error line. */
 int granite_model_create(GraniteModel *m, const GraniteConfig *cfg);

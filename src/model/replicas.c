@@ -53,7 +53,7 @@ void granite_replicas_forward(GraniteReplicas *r, const Batch *parts, float *con
   for (int i = 0; i < r->count; i++) {
     if (parts[i].num_blocks == 0) continue;
     jmp_buf env;
-    jmp_buf *outer = gr_oom_guard_set(&env);
+    jmp_buf *volatile outer = gr_oom_guard_set(&env);
     if (setjmp(env) == 0) {
       granite_forward(&r->rep[i], &parts[i], outputs[i], block_predictions ? block_predictions[i] : NULL);
     } else {

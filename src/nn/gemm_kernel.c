@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -63,9 +64,15 @@ __attribute__((target("avx512f"))) static void tile_any(float *y, int ldy, const
   }
 }
 
+/* Chosen at run time, as OpenBLAS does: the library is built for AVX2 and
+ * only these functions use AVX-512. GRANITE_NO_AVX512=1 forces the BLAS path
+ * (to test what an AVX2-only CPU runs). */
 static int have_avx512(void) {
   static int have = -1;
-  if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+  if (have < 0) {
+    const char *off = getenv("GRANITE_NO_AVX512");
+    have = __builtin_cpu_supports("avx512f") && !(off && *off && strcmp(off, "0")) ? 1 : 0;
+  }
   return have;
 }
 

@@ -53,6 +53,7 @@ int eval_main(const GematriaFlags *f) {
   GraphOptions gopts;
   const char *repl = f->out_of_vocabulary_replacement_token[0] ? f->out_of_vocabulary_replacement_token : NULL;
   if (graph_options_init(&gopts, &ck.vocab, repl)) goto out;
+  granite_graph_options(&m.cfg, &gopts);
 
   const char *filters[GRANITE_MAX_TASKS];
   source_filters_for(f, &ck, filters);

@@ -182,20 +182,28 @@ static const FlagSpec flag_table[] = {
     {"allow_zero_learning_rate", FT_BOOL, OFF(allow_zero_learning_rate), "false", G_OURS,
      "train even with a schedule that makes the learning rate zero early (refused by default)", NULL, NOLIM},
     {"gematria_num_threads", FT_INT, OFF(num_threads), "0", G_OURS, "threads to use; 0 = all cores", NULL, 0, 4096},
+    {"gematria_summary_dir", FT_STRING, OFF(summary_dir), "", G_CKPT,
+     "train: directory of the TensorBoard event files (default: the checkpoint directory)", NULL, NOLIM},
+    {"gematria_save_summaries_epochs", FT_INT, OFF(save_summaries_epochs), "100", G_CKPT,
+     "train: write TensorBoard summaries every this many steps (0: none)", NULL, NOLIM},
     {"gematria_log_interval_secs", FT_DOUBLE, OFF(log_interval_secs), "5", G_OURS,
      "train: seconds between progress lines", NULL, 0, 1e9},
     {"json", FT_BOOL, OFF(json), "false", G_OURS, "eval: print the metrics as JSON instead of a table", NULL, NOLIM},
     {"gematria_prefetch_batches", FT_BOOL, OFF(prefetch_batches), "true", G_OURS,
      "train: build the next batch in a second thread during the current step (same results either way)", NULL,
      NOLIM},
+    {"granite_loop_carried_edges", FT_BOOL, OFF(loop_carried_edges), "false", G_OURS,
+     "model: edges from the last write of each register and memory value to the block's first read of it "
+     "(the next iteration's dependency)", NULL, NOLIM},
+    {"granite_register_aliasing", FT_BOOL, OFF(register_aliasing), "false", G_OURS,
+     "model: EAX, AX, AL... read the value last written to any register of the same family (RAX)", NULL, NOLIM},
+    {"granite_output_scale", FT_STRING, OFF(output_scale), "1", G_OURS,
+     "model: multiply the read-out by this to get labels' units; auto = the median training label "
+     "(per instruction in seq2seq)", NULL, NOLIM},
     /* TF-only */
     {"master", FT_STRING, OFF(master), "", G_NOEFFECT, "TensorFlow master", NULL, NOLIM},
     {"gematria_numpy_print_edgeitems", FT_INT, OFF(numpy_print_edgeitems), "20", G_NOEFFECT, "NumPy printing", NULL,
      NOLIM},
-    {"gematria_summary_dir", FT_STRING, OFF(summary_dir), "", G_NOEFFECT,
-     "TensorBoard directory; granite writes metrics.jsonl in the checkpoint directory", NULL, NOLIM},
-    {"gematria_save_summaries_epochs", FT_INT, OFF(save_summaries_epochs), "100", G_NOEFFECT, "TensorBoard cadence",
-     NULL, NOLIM},
     {"gematria_eval_interval_secs", FT_INT, OFF(eval_interval_secs), "60", G_NOEFFECT,
      "continuous evaluation; granite's eval runs once", NULL, NOLIM},
     {"gematria_training_task", FT_INT, OFF(training_task), "0", G_NOEFFECT, "TF1 distributed task id", NULL, NOLIM},
@@ -563,7 +571,21 @@ const char *flags_task_name(const GematriaFlags *f, int i, char *buf, int buf_si
   return buf;
 }
 
+bool flags_output_scale_auto(const GematriaFlags *f) { return strcasecmp(f->output_scale, "auto") == 0; }
+
+/* The number of --granite_output_scale, or 0 if it is not one. */
+static double output_scale_value(const GematriaFlags *f) {
+  char *end;
+  double v = strtod(f->output_scale, &end);
+  if (end == f->output_scale || *end || !isfinite(v) || v <= 0 || v > 1e30) return 0;
+  return v;
+}
+
 int flags_validate(const GematriaFlags *f) {
+  if (!flags_output_scale_auto(f) && output_scale_value(f) == 0) {
+    gr_error("--granite_output_scale='%s': expected auto or a finite number > 0", f->output_scale);
+    return -1;
+  }
   int tasks = flags_num_tasks(f);
   if (tasks < 1) {
     gr_error("--gematria_throughput_source_filter: at least one filter is needed");
@@ -628,4 +650,7 @@ void flags_to_config(const GematriaFlags *f, GraniteConfig *c, int vocab_size) {
   c->readout_input_layer_normalization = f->readout_input_layer_normalization;
   c->task_readout_input_layer_normalization = f->task_readout_input_layer_normalization;
   c->seq2seq = f->seq2seq;
+  c->loop_carried_edges = f->loop_carried_edges;
+  c->register_aliasing = f->register_aliasing;
+  if (!flags_output_scale_auto(f) && output_scale_value(f) > 0) c->output_scale = (float)output_scale_value(f);
 }

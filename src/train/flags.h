@@ -123,6 +123,10 @@ typedef struct {
   double log_interval_secs;
   bool json;
   bool prefetch_batches; /* train: build the next batch in a second thread */
+  /* granite's model options (docs/accuracy.md) */
+  bool loop_carried_edges;
+  bool register_aliasing;
+  char *output_scale; /* "auto" or a number > 0 */
 
   unsigned char was_set[FLAGS_MAX]; /* per table entry: given on the command line */
 } GematriaFlags;
@@ -161,6 +165,8 @@ int flags_validate(const GematriaFlags *f);
 
 /* Model configuration from the flags (spec §6.2), vocab_size set by the caller. */
 void flags_to_config(const GematriaFlags *f, GraniteConfig *cfg, int vocab_size);
+/* true if --granite_output_scale=auto (the trainer sets the scale from the labels). */
+bool flags_output_scale_auto(const GematriaFlags *f);
 
 /* Levenshtein distance, used for "did you mean". */
 int flags_edit_distance(const char *a, const char *b);

@@ -15,18 +15,21 @@
 
 /* ------------------------------------------------- GraniteConfig fields */
 
-typedef enum { FIELD_INT, FIELD_BOOL, FIELD_LIST } FieldKind;
+typedef enum { FIELD_INT, FIELD_BOOL, FIELD_LIST, FIELD_FLOAT } FieldKind;
 
 typedef struct {
   const char *name;
   FieldKind kind;
   size_t offset;
   size_t count_offset; /* FIELD_LIST: offset of its num_ counter */
+  bool optional;       /* added after the first format: absent = granite_config_default's value */
 } ConfigField;
 
-#define INT_FIELD(f) {#f, FIELD_INT, offsetof(GraniteConfig, f), 0}
-#define BOOL_FIELD(f) {#f, FIELD_BOOL, offsetof(GraniteConfig, f), 0}
-#define LIST_FIELD(f) {#f, FIELD_LIST, offsetof(GraniteConfig, f), offsetof(GraniteConfig, num_##f)}
+#define INT_FIELD(f) {#f, FIELD_INT, offsetof(GraniteConfig, f), 0, false}
+#define BOOL_FIELD(f) {#f, FIELD_BOOL, offsetof(GraniteConfig, f), 0, false}
+#define LIST_FIELD(f) {#f, FIELD_LIST, offsetof(GraniteConfig, f), offsetof(GraniteConfig, num_##f), false}
+#define NEW_BOOL_FIELD(f) {#f, FIELD_BOOL, offsetof(GraniteConfig, f), 0, true}
+#define NEW_FLOAT_FIELD(f) {#f, FIELD_FLOAT, offsetof(GraniteConfig, f), 0, true}
 
 /* Every GraniteConfig field, by name. A field added to GraniteConfig later
  * must be added here too (old files then lack it: give it a default below). */
@@ -50,6 +53,9 @@ static const ConfigField CONFIG_FIELDS[] = {
     BOOL_FIELD(readout_input_layer_normalization),
     BOOL_FIELD(task_readout_input_layer_normalization),
     BOOL_FIELD(seq2seq),
+    NEW_BOOL_FIELD(loop_carried_edges),
+    NEW_BOOL_FIELD(register_aliasing),
+    NEW_FLOAT_FIELD(output_scale),
 };
 #define NUM_CONFIG_FIELDS ((int)ARRAY_LEN(CONFIG_FIELDS))
 
@@ -86,6 +92,8 @@ static int build_header(Text *t, const CheckpointContents *c, const char *path) 
       text_printf(t, "config.%s=%d\n", f->name, *(const int *)base);
     } else if (f->kind == FIELD_BOOL) {
       text_printf(t, "config.%s=%s\n", f->name, *(const bool *)base ? "true" : "false");
+    } else if (f->kind == FIELD_FLOAT) {
+      text_printf(t, "config.%s=%.9g\n", f->name, (double)*(const float *)base);
     } else {
       int count = *(const int *)((const char *)&m->cfg + f->count_offset);
       text_printf(t, "config.%s=", f->name);
@@ -220,6 +228,13 @@ static int parse_config_value(GraniteConfig *cfg, const ConfigField *f, const ch
     else return -1;
     return 0;
   }
+  if (f->kind == FIELD_FLOAT) {
+    char *end;
+    double v = strtod(value, &end);
+    if (end == value || *end || !isfinite(v)) return -1;
+    *(float *)base = (float)v;
+    return 0;
+  }
   int *count = (int *)((char *)cfg + f->count_offset);
   *count = 0;
   const char *s = value;
@@ -335,6 +350,7 @@ static int open_resolved(Checkpoint *c) {
   memcpy(text, c->file.data + CHECKPOINT_PREAMBLE_BYTES, header_len);
   text[header_len] = '\0';
   bool seen_config[NUM_CONFIG_FIELDS] = {false};
+  granite_config_default(&c->config); /* what files from before an optional field mean */
   size_t cap_tokens = 0, cap_tensors = 0, cap_tasks = 0;
   size_t tensor_floats = 0;
   c->global_step = -1;
@@ -354,7 +370,7 @@ static int open_resolved(Checkpoint *c) {
   free(text);
   if (rc) return -1;
   for (int i = 0; i < NUM_CONFIG_FIELDS; i++) {
-    if (!seen_config[i]) {
+    if (!seen_config[i] && !CONFIG_FIELDS[i].optional) {
       gr_error("%s: checkpoint header lacks config.%s", path, CONFIG_FIELDS[i].name);
       return -1;
     }

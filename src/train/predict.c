@@ -204,6 +204,7 @@ int predict_main(const GematriaFlags *f) {
   bool writer_open = false;
 
   if (graph_options_init(&gopts, &ck.vocab, repl)) goto out;
+  granite_graph_options(&m.cfg, &gopts);
   DatasetOptions o;
   dataset_options_init(&o, &gopts);
   o.mode = DATASET_PREDICT;

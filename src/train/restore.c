@@ -46,6 +46,8 @@ static const ConfigField config_fields[] = {
     BOOL_FIELD("gematria_readout_input_layer_normalization", readout_input_layer_normalization),
     BOOL_FIELD("gematria_task_readout_input_layer_normalization", task_readout_input_layer_normalization),
     BOOL_FIELD("gematria_seq2seq", seq2seq),
+    BOOL_FIELD("granite_loop_carried_edges", loop_carried_edges),
+    BOOL_FIELD("granite_register_aliasing", register_aliasing),
 };
 
 int check_config_against_flags(const GematriaFlags *f, const GraniteConfig *ckpt, bool only_explicit,

@@ -21,6 +21,7 @@
 #include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/model_checkpoint.h"
+#include "train/summaries.h"
 #include "train/optimizer.h"
 #include "train/predict.h"
 #include "train/progress.h"
@@ -66,6 +67,7 @@ typedef struct {
   const char *task_names[GRANITE_MAX_TASKS];
   GraniteModel model;
   bool model_created;
+  bool scale_restored; /* the output scale came from a checkpoint */
   Optimizer opt;
   bool opt_created;
   LrSchedule sched;
@@ -80,6 +82,7 @@ typedef struct {
   char last_checkpoint[4096];
   PercentileRanks ranks;
   Progress progress;
+  Summaries summaries; /* TensorBoard */
   bool use_deltas;
   /* The random sampler's block order: after the last batch trained on (to
    * save), and as read from the checkpoint resumed from (to restore). */
@@ -302,6 +305,37 @@ static void restore_sampler_order(Trainer *t) {
 
 /* Resume from the newest checkpoint in the directory, or warm start. 1 =
  * resumed, 0 = fresh model, -1 = error. */
+static int compare_doubles(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* --granite_output_scale=auto: the median label of the training blocks, over
+ * all tasks (per instruction for seq2seq, whose outputs are per instruction),
+ * so that the read-out starts near the labels' unit whatever it is. */
+static float auto_output_scale(const Trainer *t) {
+  const Dataset *d = &t->data;
+  size_t n = 0, cap = (size_t)t->num_train * d->num_tasks;
+  double *v = xmalloc((cap ? cap : 1) * sizeof *v);
+  for (int i = 0; i < t->num_train; i++) {
+    int blk = t->train_ids ? t->train_ids[i] : i;
+    for (int k = 0; k < d->num_tasks; k++) {
+      int64_t l = (int64_t)blk * d->num_tasks + k;
+      if (d->value_offset[l + 1] == d->value_offset[l]) continue;
+      double x = d->values[d->value_offset[l]];
+      if (t->f->seq2seq) x /= d->num_instructions[blk] > 0 ? d->num_instructions[blk] : 1;
+      if (isfinite(x) && x > 0) v[n++] = x;
+    }
+  }
+  double median = 1.0;
+  if (n) {
+    qsort(v, n, sizeof *v, compare_doubles);
+    median = v[n / 2];
+  }
+  free(v);
+  return (float)median;
+}
+
 static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt_type) {
   const GematriaFlags *f = t->f;
   char latest[4096];
@@ -330,6 +364,14 @@ static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt
     }
   }
   (void)cfg;
+  if (!flags_output_scale_auto(f) && flags_was_set(f, "granite_output_scale") &&
+      t->model.cfg.output_scale != ck.config.output_scale) {
+    gr_error("--granite_output_scale=%s contradicts the checkpoint %s, which was trained with %.9g", f->output_scale,
+             ck.path, (double)ck.config.output_scale);
+    goto done;
+  }
+  t->model.cfg.output_scale = ck.config.output_scale; /* the scale is part of the trained model */
+  t->scale_restored = true;
   if (checkpoint_load_params(&ck, &t->model)) goto done;
   if (resume) {
     if (ck.has_optimizer) {
@@ -412,6 +454,7 @@ static void trainer_free(Trainer *t) {
   vocab_free(&t->vocab);
   checkpoint_meta_free(&t->meta);
   progress_close(&t->progress);
+  summaries_close(&t->summaries);
 }
 
 /* One optimizer step on batch b. 0, or -1 after an error line (non-finite). */
@@ -540,6 +583,7 @@ static int run(Trainer *t) {
 
   GraniteConfig cfg;
   flags_to_config(f, &cfg, t->vocab.size);
+  granite_graph_options(&cfg, &t->gopts);
   if (granite_model_create(&t->model, &cfg)) return 2;
   /* each thread runs the model on its own slice of the batch: two syncs per
    * step, robust when other jobs share the cores (model/replicas.h) */
@@ -565,6 +609,11 @@ static int run(Trainer *t) {
   if (schedule_check(&t->sched, t->step, target > 0 ? target - t->step : 0, &sco) < 0) return 2;
 
   if (load_data(t)) return 1;
+  if (flags_output_scale_auto(f) && !t->scale_restored) {
+    t->model.cfg.output_scale = auto_output_scale(t);
+    fprintf(stderr, "output scale %.6g (the median training label%s)\n", (double)t->model.cfg.output_scale,
+            f->seq2seq ? " per instruction" : "");
+  }
   fill_meta(t);
   if (make_dirs(f->checkpoint_dir)) return 1;
 
@@ -581,6 +630,7 @@ static int run(Trainer *t) {
   char jsonl[4200];
   snprintf(jsonl, sizeof jsonl, "%s/metrics.jsonl", f->checkpoint_dir);
   if (progress_init(&t->progress, t->step, target, f->log_interval_secs, t->num_tasks, t->task_names, jsonl)) return 1;
+  if (summaries_open(&t->summaries, f, t->num_tasks, t->task_names, &t->ranks)) return 1;
   char until[64] = "until interrupted";
   if (target > 0) snprintf(until, sizeof until, "to %lld", (long long)target);
   fprintf(stderr, "training %s: %zu parameters, %d tasks, from step %lld %s\n", f->seq2seq ? "seq2seq" : "seq2num",
@@ -627,6 +677,7 @@ static int run(Trainer *t) {
       vmape = validate(t, &best);
       if (best) save_now = true; /* keep the best model by validation MAPE */
     }
+    summaries_step(&t->summaries, t->step, &tb->batch, bufs[1], loss, last_lr, vmape);
     if (save_now && (check_updated_model(t, &tb->batch, bufs, caps) || save_checkpoint(t, vmape))) {
       status = 1;
       break;

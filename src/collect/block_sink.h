@@ -1,0 +1,36 @@
+/* Where extract and filter put their blocks: a .tfrecord of
+ * BasicBlockWithThroughputProto and/or a CSV of hex lines (one block per
+ * line, the input format of Gematria's process_and_filter_bbs). Both are
+ * written to temporary names and renamed when complete. */
+#ifndef GRANITE_COLLECT_BLOCK_SINK_H
+#define GRANITE_COLLECT_BLOCK_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gematria.pb-c.h"
+#include "io/tfrecord.h"
+
+typedef struct {
+  TFRecordWriter tf;
+  int has_tf;
+  FILE *csv;
+  char *csv_path, *csv_tmp;
+  long written;
+  uint8_t *buf;
+  size_t cap;
+} BlockSink;
+
+/* Either path may be NULL (then nothing is written there). 0, or -1 after
+ * an error line. */
+int block_sink_open(BlockSink *sink, const char *tfrecord_path, const char *csv_path);
+/* Writes one record (and code[0..len) as a hex line). 0, or -1 after an error line. */
+int block_sink_write(BlockSink *sink, const Gematria__BasicBlockWithThroughputProto *rec, const uint8_t *code,
+                     size_t len);
+/* Renames the outputs into place. 0, or -1 after an error line. */
+int block_sink_commit(BlockSink *sink);
+/* Removes the temporary files; earlier files at the output paths stay. */
+void block_sink_abort(BlockSink *sink);
+
+#endif

@@ -17,15 +17,21 @@
  * own predictions use up to granite_set_num_threads OpenMP threads.
  *
  * Predictions come in the unit of the training labels (BHive's is cycles per
- * 100 iterations). Functions returning int return 0 on success and -1 on
- * failure; none of them exits or aborts on bad input. Compiles as C and C++.
+ * 100 iterations). Compiles as C and C++.
  * Link: pkg-config --cflags --libs granite, or CMake
  * find_package(granite) and target_link_libraries(app granite::granite).
  *
  * Every model keeps a cache of its recent predictions (LRU, 4,096 blocks by
  * default; granite_set_cache_size), keyed by the block's canonical graph:
  * a block asked for again is answered without running the model, with the
- * same numbers. */
+ * same numbers.
+ *
+ * Contract (docs/reliability.md): no function crashes, exits or writes to
+ * stderr on bad arguments, bad input or exhausted memory. Functions that
+ * return int return 0 on success and a negative GRANITE_ERROR_* code on
+ * failure; granite_last_error() then says why (for granite_load, the err
+ * buffer does). After GRANITE_ERROR_MEMORY the model stays usable (memory of
+ * the failed call may be lost). */
 #ifndef GRANITE_H
 #define GRANITE_H
 
@@ -49,12 +55,25 @@ const char *granite_version(void);
 
 typedef struct granite_model granite_model;
 
+enum {
+  GRANITE_OK = 0,
+  GRANITE_ERROR_INPUT = -1,    /* the code does not decode as x86-64, is empty, or bad hex */
+  GRANITE_ERROR_ARGUMENT = -2, /* a NULL model or array, a NULL code with a size, n < 0 ... */
+  GRANITE_ERROR_MEMORY = -3,   /* out of memory */
+};
+
+/* The reason for the last failure of a granite_* call in this thread (one
+ * line, no trailing newline); "" if none failed. */
+const char *granite_last_error(void);
+
 /* Loads a checkpoint written by `granite train` (config, tokens, weights).
- * Returns NULL and writes a one-line reason to err on failure. */
+ * Returns NULL and writes the one-line reason (which file, what is wrong)
+ * to err (if not NULL) and to granite_last_error() on failure. */
 granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_size);
 void granite_free(granite_model *model);
 
-/* Number of tasks (outputs per block) and their names. */
+/* Number of tasks (outputs per block; 0 for a NULL model) and their names
+ * (NULL for a NULL model or a task out of range). */
 int granite_num_tasks(const granite_model *model);
 const char *granite_task_name(const granite_model *model, int task);
 
@@ -64,7 +83,10 @@ int granite_predict_bytes(granite_model *model, const uint8_t *code, size_t size
 /* Same, from hex text ("4829d3..."). */
 int granite_predict_hex(granite_model *model, const char *hex, float *out);
 /* Predicts n blocks at once (faster per block): blocks[i] of sizes[i] bytes;
- * out[n * num_tasks]. A block that does not decode gets NaN outputs. */
+ * out[n * num_tasks]. A block that does not decode gets NaN outputs and the
+ * call returns GRANITE_ERROR_INPUT (the others are predicted). n == 0 does
+ * nothing; NULL arrays (with n > 0), a NULL block with a non-zero size or
+ * n < 0 are GRANITE_ERROR_ARGUMENT, with nothing written to out. */
 int granite_predict_batch(granite_model *model, const uint8_t *const *blocks, const size_t *sizes, int n,
                           float *out);
 
@@ -89,7 +111,8 @@ int granite_predict_asm(granite_model *model, const char *text, int syntax, floa
  * a reason in err when the hex is bad or does not decode. */
 long granite_canonicalize_hex(const char *hex, char *out, size_t out_size, char *err, size_t err_size);
 
-/* Uses at most n threads for this model's predictions (default: all cores). */
+/* Uses at most n threads for this model's predictions (default, and n <= 0:
+ * all cores). Does nothing for a NULL model. */
 void granite_set_num_threads(granite_model *model, int n);
 
 /* Precision of the model's matmuls: "fp32" (the default) or "bf16" (BF16

@@ -9,9 +9,9 @@
 
 #include "granite.h"
 #include "graph/graph.h"
-#include "io/checkpoint.h"
 #include "model/model.h"
 #include "testing.h"
+#include "train/model_checkpoint.h"
 #include "util/common.h"
 #include "x86/canonicalize.h"
 #include "x86/tokens.h"

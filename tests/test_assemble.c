@@ -63,7 +63,7 @@ int main(void) {
   CHECK(granite_assemble("ret", GRANITE_SYNTAX_INTEL, &code, &size, err, sizeof err) == 0 && size == 1 &&
         code[0] == 0xc3);
   granite_buffer_free(code);
-  CHECK(granite_assemble(NULL, GRANITE_SYNTAX_INTEL, &code, &size, err, sizeof err) == -1);
+  CHECK(granite_assemble(NULL, GRANITE_SYNTAX_INTEL, &code, &size, err, sizeof err) == GRANITE_ERROR_ARGUMENT);
   char tokens[256];
   long n = granite_canonicalize_hex("4801d8", tokens, sizeof tokens, err, sizeof err);
   CHECK_MSG(n > 0 && !strcmp(tokens, "ADD _D_ RAX EFLAGS _D_ RAX RBX _D_\n"), "tokens: %s", tokens);

@@ -8,46 +8,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/checkpoint.h"
 #include "testing.h"
+#include "train/model_checkpoint.h"
 #include "util/common.h"
+#include "util/crc32c.h"
 #include "util/rng.h"
 
-static void fake_model(GraniteModel *m, int second_rows) {
-  memset(m, 0, sizeof *m);
-  GraniteConfig *c = &m->cfg;
-  c->vocab_size = 5;
-  c->num_tasks = 2;
-  c->node_embedding_size = 4;
-  c->edge_embedding_size = 3;
-  c->global_embedding_size = 2;
-  c->node_update_layers[0] = 16, c->node_update_layers[1] = 8, c->num_node_update_layers = 2;
-  c->readout_layers[0] = 12, c->num_readout_layers = 1;
-  c->num_message_passing_iterations = 3;
-  c->graph_module_layer_normalization = true;
-  c->seq2seq = true;
-  m->num_tensors = 3;
-  m->tensors = xcalloc(3, sizeof(ParamTensor));
-  const char *names[3] = {"node_embedding", "core/edge/layer_0/w", "readout/b"};
-  int rows[3] = {5, second_rows, 12}, cols[3] = {4, 3, 1};
-  size_t off = 0;
-  for (int k = 0; k < 3; k++) {
-    strcpy(m->tensors[k].name, names[k]);
-    m->tensors[k].rows = rows[k];
-    m->tensors[k].cols = cols[k];
-    m->tensors[k].offset = off;
-    off += (size_t)rows[k] * cols[k] + 1; /* a gap, as an aligned layout may have */
-  }
-  m->num_params = off;
-  m->params = xcalloc(off, sizeof(float));
-  m->grads = xcalloc(off, sizeof(float));
+/* A real (tiny) model: the loader checks the stored tensors against the
+ * layout the stored config implies. edge_size changes some shapes. */
+static void fake_model(GraniteModel *m, int edge_size) {
+  GraniteConfig c;
+  granite_config_default(&c);
+  c.vocab_size = 5;
+  c.num_tasks = 2;
+  c.node_embedding_size = 4;
+  c.edge_embedding_size = edge_size;
+  c.global_embedding_size = 2;
+  c.node_update_layers[0] = 16, c.node_update_layers[1] = 8, c.num_node_update_layers = 2;
+  c.edge_update_layers[0] = 5, c.num_edge_update_layers = 1;
+  c.global_update_layers[0] = 3, c.num_global_update_layers = 1;
+  c.readout_layers[0] = 12, c.num_readout_layers = 1;
+  c.task_readout_layers[0] = 6, c.num_task_readout_layers = 1;
+  c.num_message_passing_iterations = 3;
+  c.seq2seq = true;
+  if (granite_model_create(m, &c) != 0) abort();
 }
 
-static void free_model(GraniteModel *m) {
-  free(m->params);
-  free(m->grads);
-  free(m->tensors);
-}
+static void free_model(GraniteModel *m) { granite_model_destroy(m); }
 
 static const char *const TOKENS[5] = {"ADD", "R10", "R8", "_DISPLACEMENT_", "_D_"};
 static const char *const TASKS[2] = {"skl", "hsw"};
@@ -61,7 +48,7 @@ typedef struct {
 } Fixture;
 
 static void fixture_init(Fixture *f) {
-  fake_model(&f->model, 7);
+  fake_model(&f->model, 3);
   Rng r;
   rng_seed(&r, 1);
   for (size_t i = 0; i < f->model.num_params; i++)
@@ -116,6 +103,149 @@ static void write_bytes(const char *path, const void *data, size_t n) {
   fclose(f);
 }
 
+
+/* The file at path with header line `from` replaced by `to`, lengths and
+ * CRC fixed so that only the checks past the CRC can catch the lie. */
+static void rewrite_header(const char *path, const char *out, const char *from, const char *to) {
+  size_t len;
+  char *d = read_file_text(path, &len);
+  CHECK(d != NULL);
+  if (!d) return;
+  char *at = memmem(d, len, from, strlen(from));
+  CHECK_MSG(at != NULL, "no '%s' in %s", from, path);
+  if (!at) {
+    free(d);
+    return;
+  }
+  size_t n = len - strlen(from) + strlen(to);
+  char *e = malloc(n);
+  size_t pre = (size_t)(at - d);
+  memcpy(e, d, pre);
+  memcpy(e + pre, to, strlen(to));
+  memcpy(e + pre + strlen(to), at + strlen(from), len - pre - strlen(from));
+  uint64_t header_len, total;
+  memcpy(&header_len, e + 12, 8);
+  header_len += strlen(to) - strlen(from);
+  total = n;
+  memcpy(e + 12, &header_len, 8);
+  memcpy(e + 20, &total, 8);
+  uint32_t crc = crc32c(e, n - 4);
+  memcpy(e + n - 4, &crc, 4);
+  write_bytes(out, e, n);
+  free(e);
+  free(d);
+}
+
+/* Hole 1 of issue 11: a valid CRC around a lying num_params let the
+ * optimizer write past the parameters (SGD stores no buffer, so the byte
+ * total did not catch it). */
+static void test_lying_num_params(Fixture *f) {
+  Optimizer sgd;
+  optimizer_init(&sgd, OPTIMIZER_SGD, f->model.num_params);
+  CheckpointContents c = contents(f, 5, NAN);
+  c.optimizer = &sgd;
+  char path[4096], bad[4096], from[64], msg[2048];
+  path_in(path, sizeof path, "sgd.ckpt");
+  path_in(bad, sizeof bad, "sgd_lie.ckpt");
+  CHECK(checkpoint_write_file(path, &c) == 0);
+  snprintf(from, sizeof from, "\nnum_params=%zu\n", f->model.num_params);
+  rewrite_header(path, bad, from, "\nnum_params=999999999\n");
+  Checkpoint k;
+  GraniteModel m2;
+  fake_model(&m2, 3);
+  int rc = open_capture(&k, bad, msg, sizeof msg);
+  if (rc == 0) {
+    StderrCapture cap;
+    stderr_capture_begin(&cap);
+    int rc_params = checkpoint_load_params(&k, &m2);
+    Optimizer o;
+    int rc_opt = checkpoint_load_optimizer(&k, m2.num_params, &o);
+    stderr_capture_end(&cap, msg, sizeof msg);
+    CHECK(rc_params == -1 && rc_opt == -1);
+    if (rc_opt == 0) optimizer_free(&o);
+    checkpoint_close(&k);
+  }
+  CHECK_MSG(strstr(msg, "num_params 999999999") && strstr(msg, bad), "%s", msg);
+  /* the honest file loads */
+  CHECK(checkpoint_open(&k, path) == 0);
+  Optimizer o;
+  CHECK(checkpoint_load_params(&k, &m2) == 0 && checkpoint_load_optimizer(&k, m2.num_params, &o) == 0);
+  CHECK(o.type == OPTIMIZER_SGD && o.num_params == m2.num_params);
+  optimizer_free(&o);
+  checkpoint_close(&k);
+  free_model(&m2);
+  optimizer_free(&sgd);
+  unlink(path);
+  unlink(bad);
+}
+
+/* Hole 2: a token list longer than config.vocab_size made the embedding
+ * lookup read past its table; shorter, a token had no row. */
+static void test_token_list_against_vocab_size(Fixture *f) {
+  CheckpointContents c = contents(f, 6, NAN);
+  char path[4096], bad[4096], msg[2048];
+  path_in(path, sizeof path, "tokens.ckpt");
+  path_in(bad, sizeof bad, "tokens_lie.ckpt");
+  CHECK(checkpoint_write_file(path, &c) == 0);
+  char *extra = malloc(40 * 16 + 32);
+  strcpy(extra, "token=_D_\n");
+  for (int i = 0; i < 40; i++) sprintf(extra + strlen(extra), "token=ZZ%02d\n", i);
+  rewrite_header(path, bad, "token=_D_\n", extra);
+  Checkpoint k;
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
+  CHECK_MSG(strstr(msg, "45 tokens") && strstr(msg, "vocab_size is 5") && strstr(msg, bad), "%s", msg);
+  rewrite_header(path, bad, "token=_D_\n", "");
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
+  CHECK_MSG(strstr(msg, "4 tokens") && strstr(msg, "vocab_size is 5"), "%s", msg);
+  /* and the config itself out of the range a model can have */
+  rewrite_header(path, bad, "config.vocab_size=5\n", "config.vocab_size=-3\n");
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
+  rewrite_header(path, bad, "\nglobal_step=6\n", "\nglobal_step=-6\n");
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
+  rewrite_header(path, bad, "rng_state_bytes=32\n", "rng_state_bytes=18446744073709551615\n");
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
+  rewrite_header(path, bad, "tensor=readout/dense_0/b 12 1\n", "tensor=readout/dense_0/b 2147483647 2147483647\n");
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
+  rewrite_header(path, bad, "config.num_tasks=2\n", "config.num_tasks=100000\n");
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
+  free(extra);
+  unlink(path);
+  unlink(bad);
+}
+
+/* Hole 7: resume took the newest file by name; a file copied or renamed by
+ * hand made it retrain from an older state. The step stored inside decides. */
+static void test_latest_by_stored_step(Fixture *f) {
+  char dir[4096], a[4200], b[4200], found[4200];
+  path_in(dir, sizeof dir, "renamed");
+  mkdir(dir, 0777);
+  CheckpointContents c = contents(f, 500, NAN);
+  snprintf(a, sizeof a, "%s/model.ckpt-100", dir);
+  CHECK(checkpoint_write_file(a, &c) == 0); /* named 100, holds step 500 */
+  c.global_step = 400;
+  snprintf(b, sizeof b, "%s/model.ckpt-400", dir);
+  CHECK(checkpoint_write_file(b, &c) == 0);
+  int64_t step = -1;
+  CHECK(checkpoint_find_latest(dir, found, sizeof found, &step) == 1);
+  CHECK_MSG(strcmp(found, a) == 0 && step == 500, "%s step %lld", found, (long long)step);
+  Checkpoint k;
+  CHECK(checkpoint_open(&k, dir) == 0 && k.global_step == 500);
+  checkpoint_close(&k);
+  /* a candidate whose header cannot be read is named, not skipped silently */
+  char junk[4200], msg[2048];
+  snprintf(junk, sizeof junk, "%s/model.ckpt-900", dir);
+  write_bytes(junk, "GRNTCKPT", 8);
+  StderrCapture cap;
+  stderr_capture_begin(&cap);
+  int rc = checkpoint_find_latest(dir, found, sizeof found, &step);
+  stderr_capture_end(&cap, msg, sizeof msg);
+  CHECK(rc == -1 && strstr(msg, "model.ckpt-900"));
+  unlink(junk);
+  unlink(a);
+  unlink(b);
+  rmdir(dir);
+}
+
 static void test_round_trip(Fixture *f) {
   CheckpointContents c = contents(f, 99327, 4.5);
   char saved[4096];
@@ -139,14 +269,14 @@ static void test_round_trip(Fixture *f) {
   CHECK(k.rng_state_bytes == sizeof f->rng && memcmp(k.rng_state, f->rng, sizeof f->rng) == 0);
 
   GraniteModel m2;
-  fake_model(&m2, 7);
+  fake_model(&m2, 3);
   CHECK(checkpoint_load_params(&k, &m2) == 0);
-  for (int t = 0; t < 3; t++) {
+  for (int t = 0; t < m2.num_tensors; t++) {
     const ParamTensor *p = &m2.tensors[t];
     CHECK(memcmp(m2.params + p->offset, f->model.params + p->offset, 4 * (size_t)p->rows * p->cols) == 0);
   }
   Optimizer o2;
-  CHECK(checkpoint_load_optimizer(&k, &o2) == 0);
+  CHECK(checkpoint_load_optimizer(&k, f->model.num_params, &o2) == 0);
   CHECK(o2.type == OPTIMIZER_ADAM && o2.step == 77 && o2.num_params == f->model.num_params);
   CHECK(memcmp(o2.m, f->opt.m, 4 * o2.num_params) == 0 && memcmp(o2.v, f->opt.v, 4 * o2.num_params) == 0);
   optimizer_free(&o2);
@@ -176,7 +306,7 @@ static void test_round_trip(Fixture *f) {
   CHECK(checkpoint_write_file(other, &c) == 0);
   CHECK(checkpoint_open(&k, other) == 0);
   CHECK(!k.has_optimizer && k.rng_state == NULL && isnan(k.validation_mape) && k.meta.count == 0);
-  CHECK(checkpoint_load_optimizer(&k, &o2) == -1);
+  CHECK(checkpoint_load_optimizer(&k, f->model.num_params, &o2) == -1);
   checkpoint_close(&k);
   unlink(other);
   free_model(&m2);
@@ -224,31 +354,24 @@ static void test_bad_files(Fixture *f) {
   /* a model whose tensor has another shape, or another name */
   CHECK(checkpoint_open(&k, path) == 0);
   GraniteModel m2;
-  fake_model(&m2, 8);
+  fake_model(&m2, 4);
+  GraniteModel m3;
+  fake_model(&m3, 3);
+  StderrCapture capture;
   char cap[2048];
-  char tmp[] = "/tmp/granite_ckpt_err_XXXXXX";
-  int fd = mkstemp(tmp);
-  fflush(stderr);
-  int saved = dup(2);
-  dup2(fd, 2);
+  stderr_capture_begin(&capture);
   int rc_shape = checkpoint_load_params(&k, &m2);
-  m2.tensors[1].rows = 7;
-  strcpy(m2.tensors[2].name, "readout/w");
-  int rc_name = checkpoint_load_params(&k, &m2);
-  m2.num_tensors = 2;
-  int rc_count = checkpoint_load_params(&k, &m2);
-  fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  lseek(fd, 0, SEEK_SET);
-  ssize_t n = read(fd, cap, sizeof cap - 1);
-  cap[n > 0 ? n : 0] = '\0';
-  close(fd);
-  unlink(tmp);
+  strcpy(m3.tensors[m3.num_tensors - 1].name, "task_1/output/v");
+  int rc_name = checkpoint_load_params(&k, &m3);
+  m3.num_tensors--;
+  int rc_count = checkpoint_load_params(&k, &m3);
+  m3.num_tensors++;
+  stderr_capture_end(&capture, cap, sizeof cap);
   CHECK(rc_shape == -1 && rc_name == -1 && rc_count == -1);
-  CHECK(strstr(cap, "tensor core/edge/layer_0/w shape mismatch: checkpoint 7x3, model 8x3") != NULL);
-  CHECK(strstr(cap, "readout/b in the checkpoint but readout/w") != NULL);
-  CHECK(strstr(cap, "3 tensors, the model 2") != NULL);
+  CHECK_MSG(strstr(cap, "tensor encoder/edge_embedding shape mismatch: checkpoint 9x3, model 9x4") != NULL, "%s", cap);
+  CHECK_MSG(strstr(cap, "task_1/output/w in the checkpoint but task_1/output/v") != NULL, "%s", cap);
+  CHECK_MSG(strstr(cap, "tensors, the model") != NULL, "%s", cap);
+  free_model(&m3);
   /* nothing was copied into the model on failure */
   CHECK(m2.params[0] == 0.0f);
   free_model(&m2);
@@ -265,7 +388,7 @@ static bool exists(const char *dir, int64_t step) {
 static void test_index_and_pruning(Fixture *f) {
   char dir[4096], latest[4096];
   snprintf(dir, sizeof dir, "%s/run/nested", g_dir); /* created on demand */
-  CHECK(checkpoint_find_latest(dir, latest, sizeof latest) == 0);
+  CHECK(checkpoint_find_latest(dir, latest, sizeof latest, NULL) == 0);
   const int64_t steps[6] = {100, 200, 300, 400, 500, 600};
   const double mapes[6] = {5.0, 3.0, 4.0, NAN, 6.0, 3.5};
   for (int i = 0; i < 6; i++) {
@@ -280,7 +403,7 @@ static void test_index_and_pruning(Fixture *f) {
   CHECK(ix.latest_step == 600 && ix.best_step == 200 && ix.best_validation_mape == 3.0);
   CHECK(ix.num_steps == 3 && ix.all_steps[0] == 200 && ix.all_steps[1] == 500 && ix.all_steps[2] == 600);
   checkpoint_index_free(&ix);
-  CHECK(checkpoint_find_latest(dir, latest, sizeof latest) == 1);
+  CHECK(checkpoint_find_latest(dir, latest, sizeof latest, NULL) == 1);
   CHECK(checkpoint_step_from_path(latest) == 600);
 
   /* a better model later: the old best may now go */
@@ -298,7 +421,7 @@ static void test_index_and_pruning(Fixture *f) {
   write_bytes(path, "x", 1);
   snprintf(path, sizeof path, "%s/model.ckpt-1000.index", dir);
   write_bytes(path, "x", 1);
-  CHECK(checkpoint_find_latest(dir, latest, sizeof latest) == 1 && checkpoint_step_from_path(latest) == 700);
+  CHECK(checkpoint_find_latest(dir, latest, sizeof latest, NULL) == 1 && checkpoint_step_from_path(latest) == 700);
 
   /* the index file reads like TF's */
   snprintf(path, sizeof path, "%s/checkpoint", dir);
@@ -329,6 +452,9 @@ int main(void) {
   test_round_trip(&f);
   test_bad_files(&f);
   test_index_and_pruning(&f);
+  test_lying_num_params(&f);
+  test_token_list_against_vocab_size(&f);
+  test_latest_by_stored_step(&f);
   optimizer_free(&f.opt);
   checkpoint_meta_free(&f.meta);
   free_model(&f.model);

@@ -9,6 +9,7 @@
 
 #include "granite.h"
 #include "io/checkpoint.h"
+#include "train/model_checkpoint.h"
 #include "io/tfrecord.h"
 #include "model/model.h"
 #include "testing.h"

@@ -10,12 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/checkpoint.h"
 #include "io/dataset.h"
 #include "io/tfrecord.h"
 #include "testing.h"
 #include "train/evaluate.h"
 #include "train/flags.h"
+#include "train/model_checkpoint.h"
 #include "train/predict.h"
 #include "train/trainer.h"
 #include "util/common.h"

@@ -10,6 +10,10 @@ int test_checks = 0;
 
 int test_summary(const char *name) {
   fprintf(stderr, "%s: %d checks, %d failures\n", name, test_checks, test_failures);
+  if (test_checks == 0) { /* a test that checked nothing must not pass */
+    fprintf(stderr, "%s: FAILED: no check ran\n", name);
+    return 1;
+  }
   return test_failures ? 1 : 0;
 }
 

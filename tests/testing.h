@@ -44,7 +44,8 @@ extern int test_checks;
 /* Exit status of a test that cannot run here (CTest shows it as skipped). */
 #define TEST_SKIPPED 77
 
-/* Prints "name: N checks, F failures" and returns the exit status. */
+/* Prints "name: N checks, F failures" and returns the exit status: 1 when
+ * a check failed or when no check ran at all. */
 int test_summary(const char *name);
 
 /* Path of ../shared/data (env GRANITE_SHARED_DATA overrides); NULL if absent,

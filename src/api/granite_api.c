@@ -1,10 +1,16 @@
 /* The public library API (include/granite.h): a checkpoint in, predictions
- * out, for a compiler that links granite without the command-line tool. */
+ * out, for a compiler that links granite without the command-line tool.
+ * Every entry point checks its arguments, captures the error lines of the
+ * code below it into a per-thread message instead of printing them, and
+ * guards allocations so that running out of memory returns an error code
+ * instead of exiting (util/common.h). */
 #include "granite.h"
 
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +19,8 @@
 #include "api/prediction_cache.h"
 #include "graph/graph.h"
 #include "io/bhive_csv.h"
-#include "io/checkpoint.h"
 #include "model/model.h"
+#include "train/model_checkpoint.h"
 #include "util/common.h"
 #include "x86/assemble.h"
 #include "x86/canonicalize.h"
@@ -40,28 +46,44 @@ struct granite_model {
   PredictionCache cache;
 };
 
-static void set_error(char *err, size_t err_size, const char *msg) {
-  if (err && err_size) snprintf(err, err_size, "%s", msg);
-}
+static _Thread_local char last_error[512];
+
+const char *granite_last_error(void) { return last_error; }
 
 const char *granite_version(void) { return GRANITE_VERSION_STRING; }
 
-granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_size) {
+static void set_error(char *err, size_t err_size, const char *msg) {
+  if (err && err_size) snprintf(err, err_size, "%s", msg);
+  snprintf(last_error, sizeof last_error, "%s", msg);
+}
+
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+/* Entering and leaving the library: errors of the code below go to
+ * last_error, allocation failures longjmp to the caller's setjmp. */
+#define API_ENTER(env, outer)            \
+  last_error[0] = '\0';                  \
+  gr_error_capture_begin(last_error, sizeof last_error); \
+  jmp_buf *volatile outer = gr_oom_guard_set(&env)
+#define API_LEAVE(outer)  \
+  gr_oom_guard_set(outer); \
+  gr_error_capture_end()
+
+static int load(granite_model **out, const char *checkpoint_path) {
   Checkpoint ck;
-  memset(&ck, 0, sizeof ck);
-  if (checkpoint_open(&ck, checkpoint_path) != 0) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s: cannot load checkpoint (see stderr for the reason)", checkpoint_path);
-    set_error(err, err_size, msg);
-    return NULL;
-  }
+  if (checkpoint_open(&ck, checkpoint_path) != 0) return -1;
   granite_model *g = xcalloc(1, sizeof *g);
+  *out = g;
   if (granite_model_create(&g->model, &ck.config) != 0 || checkpoint_load_params(&ck, &g->model) != 0) {
-    set_error(err, err_size, "checkpoint does not match its own configuration");
     checkpoint_close(&ck);
-    granite_model_destroy(&g->model);
-    free(g);
-    return NULL;
+    return -1;
   }
   /* Take ownership of the vocabulary and task names before closing. */
   g->vocab = ck.vocab;
@@ -73,11 +95,12 @@ granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_s
   const char *oov = checkpoint_meta_get(&ck.meta, "oov_replacement_token");
   int rc = graph_options_init(&g->graph_options, &g->vocab, oov ? oov : "_UNKNOWN_");
   granite_graph_options(&g->model.cfg, &g->graph_options);
+  char path[512];
+  snprintf(path, sizeof path, "%s", ck.path);
   checkpoint_close(&ck);
   if (rc != 0) {
-    set_error(err, err_size, "checkpoint token list lacks the structural tokens");
-    granite_free(g);
-    return NULL;
+    gr_error("%s: the checkpoint's token list lacks the structural tokens", path);
+    return -1;
   }
   /* Prediction only: keep two iterations of activations, and split large
    * batches over per-thread replicas (robust on busy machines). */
@@ -86,6 +109,32 @@ granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_s
   batch_init(&g->batch, g->num_tasks);
   prediction_cache_init(&g->cache, GRANITE_DEFAULT_CACHE_SIZE, g->num_tasks);
   pthread_mutex_init(&g->lock, NULL);
+  return 0;
+}
+
+granite_model *granite_load(const char *checkpoint_path, char *err, size_t err_size) {
+  if (err && err_size) err[0] = '\0';
+  if (!checkpoint_path) {
+    fail(GRANITE_ERROR_ARGUMENT, "granite_load: the checkpoint path is NULL");
+    if (err && err_size) snprintf(err, err_size, "%s", last_error);
+    return NULL;
+  }
+  granite_model *volatile g = NULL; /* set inside load(), read after a longjmp */
+  jmp_buf env;
+  API_ENTER(env, outer);
+  int rc;
+  if (setjmp(env) == 0) {
+    rc = load((granite_model **)&g, checkpoint_path);
+  } else {
+    rc = -1; /* out of memory; the message is in last_error */
+  }
+  API_LEAVE(outer);
+  if (rc != 0) {
+    granite_free(g);
+    if (!last_error[0]) snprintf(last_error, sizeof last_error, "%s: cannot load checkpoint", checkpoint_path);
+    if (err && err_size) snprintf(err, err_size, "%s", last_error);
+    return NULL;
+  }
   return g;
 }
 
@@ -107,13 +156,14 @@ void granite_free(granite_model *g) {
   free(g);
 }
 
-int granite_num_tasks(const granite_model *g) { return g->num_tasks; }
+int granite_num_tasks(const granite_model *g) { return g ? g->num_tasks : 0; }
 
 const char *granite_task_name(const granite_model *g, int task) {
-  return task >= 0 && task < g->num_tasks ? g->task_names[task] : NULL;
+  return g && task >= 0 && task < g->num_tasks ? g->task_names[task] : NULL;
 }
 
 void granite_set_num_threads(granite_model *g, int n) {
+  if (!g) return;
   pthread_mutex_lock(&g->lock);
   g->num_threads = n > 0 ? n : omp_get_max_threads();
   granite_set_data_parallel(&g->model, g->num_threads);
@@ -164,7 +214,10 @@ static int build_graph(granite_model *g, int i, const uint8_t *code, size_t size
   Gematria__BasicBlockProto block;
   gematria__basic_block_proto__init(&block);
   size_t bad;
-  if (size == 0 || x86_canonicalize_block(code, size, 0, &block, &bad) <= 0) return -1;
+  if (size == 0 || x86_canonicalize_block(code, size, 0, &block, &bad) <= 0) {
+    x86_block_clear(&block);
+    return -1;
+  }
   char why[256];
   block_graph_free(&g->graphs[i]);
   int rc = graph_build_block(&g->graphs[i], &block, &g->graph_options, why, sizeof why);
@@ -191,21 +244,25 @@ static size_t graph_key(granite_model *g, const BlockGraph *gr) {
   return len;
 }
 
-static int predict_locked(granite_model *g, const uint8_t *const *blocks, const size_t *sizes, int n, float *out) {
+/* The prediction itself, with the model's lock held; allocation failures
+ * longjmp out of it. Returns the number of blocks that did not decode. */
+static int predict(granite_model *g, const uint8_t *const *blocks, const size_t *sizes, int n, float *out,
+                   int *first_bad) {
   if (n > g->graphs_cap) {
-    g->graphs = xrealloc(g->graphs, n * sizeof *g->graphs);
-    memset(g->graphs + g->graphs_cap, 0, (n - g->graphs_cap) * sizeof *g->graphs);
+    BlockGraph *grown = xrealloc(g->graphs, (size_t)n * sizeof *g->graphs);
+    memset(grown + g->graphs_cap, 0, (size_t)(n - g->graphs_cap) * sizeof *grown);
+    g->graphs = grown;
     g->graphs_cap = n;
   }
   grow_array((void **)&g->slot, &g->slot_cap, (size_t)n, sizeof *g->slot);
-  int T = g->num_tasks, bad = 0, rows = 0;
+  int T = g->num_tasks, num_bad = 0, rows = 0;
   batch_clear(&g->batch);
   for (int i = 0; i < n; i++) {
     float *o = out + (size_t)i * T;
     g->slot[i] = -1;
+    for (int t = 0; t < T; t++) o[t] = NAN;
     if (build_graph(g, i, blocks[i], sizes[i]) != 0) {
-      for (int t = 0; t < T; t++) o[t] = NAN;
-      bad++;
+      if (num_bad++ == 0) *first_bad = i;
       continue;
     }
     if (prediction_cache_get(&g->cache, g->key, graph_key(g, &g->graphs[i]), o)) continue;
@@ -227,43 +284,98 @@ static int predict_locked(granite_model *g, const uint8_t *const *blocks, const 
       if (g->cache.capacity > 0) prediction_cache_put(&g->cache, g->key, graph_key(g, &g->graphs[i]), p);
     }
   }
-  return bad == 0 ? 0 : -1;
+  return num_bad;
 }
 
 int granite_predict_batch(granite_model *g, const uint8_t *const *blocks, const size_t *sizes, int n, float *out) {
-  if (n <= 0) return 0;
-  pthread_mutex_lock(&g->lock);
-  int rc = predict_locked(g, blocks, sizes, n, out);
+  last_error[0] = '\0';
+  if (!g) return fail(GRANITE_ERROR_ARGUMENT, "granite_predict_batch: the model is NULL");
+  if (n < 0) return fail(GRANITE_ERROR_ARGUMENT, "granite_predict_batch: n = %d blocks", n);
+  if (n == 0) return GRANITE_OK;
+  if (!blocks || !sizes || !out)
+    return fail(GRANITE_ERROR_ARGUMENT, "granite_predict_batch: the %s array is NULL",
+                !blocks ? "blocks" : !sizes ? "sizes" : "out");
+  for (int i = 0; i < n; i++)
+    if (!blocks[i] && sizes[i])
+      return fail(GRANITE_ERROR_ARGUMENT, "granite_predict_batch: block %d is NULL with size %zu", i, sizes[i]);
+  volatile int saved_threads = omp_get_max_threads();
+  int first_bad = -1, num_bad = 0;
+  jmp_buf env;
+  pthread_mutex_lock(&g->lock); /* held across a longjmp too: released below */
+  API_ENTER(env, outer);
+  int rc = GRANITE_OK;
+  if (setjmp(env) == 0) {
+    num_bad = predict(g, blocks, sizes, n, out, &first_bad);
+  } else {
+    omp_set_num_threads(saved_threads);
+    batch_clear(&g->batch);
+    rc = GRANITE_ERROR_MEMORY;
+  }
+  API_LEAVE(outer);
   pthread_mutex_unlock(&g->lock);
-  return rc;
+  if (rc != GRANITE_OK) {
+    for (size_t i = 0; i < (size_t)n * (size_t)g->num_tasks; i++) out[i] = NAN;
+    if (!last_error[0]) snprintf(last_error, sizeof last_error, "out of memory");
+    return rc;
+  }
+  if (num_bad)
+    return fail(GRANITE_ERROR_INPUT, "%d of %d block(s) do not decode as x86-64 or are empty (first: block %d)",
+                num_bad, n, first_bad);
+  return GRANITE_OK;
 }
 
 int granite_predict_bytes(granite_model *g, const uint8_t *code, size_t size, float *out) {
-  return granite_predict_batch(g, &code, &size, 1, out);
+  if (!g) return fail(GRANITE_ERROR_ARGUMENT, "granite_predict_bytes: the model is NULL");
+  if (!out) return fail(GRANITE_ERROR_ARGUMENT, "granite_predict_bytes: out is NULL");
+  if (!code && size) return fail(GRANITE_ERROR_ARGUMENT, "granite_predict_bytes: code is NULL with size %zu", size);
+  int rc = granite_predict_batch(g, &code, &size, 1, out);
+  if (rc == GRANITE_ERROR_INPUT)
+    return fail(rc, size ? "the %zu bytes do not decode as x86-64 instructions" : "the block is empty (%zu bytes)",
+                size);
+  return rc;
 }
 
 int granite_predict_hex(granite_model *g, const char *hex, float *out) {
+  if (!g) return fail(GRANITE_ERROR_ARGUMENT, "granite_predict_hex: the model is NULL");
+  if (!hex) return fail(GRANITE_ERROR_ARGUMENT, "granite_predict_hex: hex is NULL");
+  if (!out) return fail(GRANITE_ERROR_ARGUMENT, "granite_predict_hex: out is NULL");
   size_t len = strlen(hex);
-  if (len == 0 || len % 2) return -1;
-  uint8_t *code = xmalloc(len / 2);
-  int rc = bhive_decode_hex(hex, len, code) == 0 ? granite_predict_bytes(g, code, len / 2, out) : -1;
+  if (len == 0) return fail(GRANITE_ERROR_INPUT, "granite_predict_hex: the hex text is empty");
+  if (len % 2) return fail(GRANITE_ERROR_INPUT, "granite_predict_hex: odd number of hex digits (%zu)", len);
+  uint8_t *code = malloc(len / 2);
+  if (!code) return fail(GRANITE_ERROR_MEMORY, "out of memory allocating %zu bytes", len / 2);
+  int rc;
+  if (bhive_decode_hex(hex, len, code) != 0)
+    rc = fail(GRANITE_ERROR_INPUT, "granite_predict_hex: not hexadecimal text");
+  else
+    rc = granite_predict_bytes(g, code, len / 2, out);
   free(code);
   return rc;
 }
 
 int granite_assemble(const char *text, int syntax, uint8_t **code, size_t *size, char *err, size_t err_size) {
-  if (!code || !size) return -1;
+  if (!text || !code || !size) {
+    set_error(err, err_size, "granite_assemble: text, code or size is NULL");
+    return GRANITE_ERROR_ARGUMENT;
+  }
   return x86_assemble(text, syntax == GRANITE_SYNTAX_ATT, NULL, code, size, err, err_size);
 }
 
 void granite_buffer_free(void *buffer) { free(buffer); }
 
 int granite_predict_asm(granite_model *g, const char *text, int syntax, float *out, char *err, size_t err_size) {
+  if (!g || !out) {
+    set_error(err, err_size, !g ? "granite_predict_asm: the model is NULL" : "granite_predict_asm: out is NULL");
+    return GRANITE_ERROR_ARGUMENT;
+  }
   uint8_t *code;
   size_t size;
   if (granite_assemble(text, syntax, &code, &size, err, err_size) != 0) return -1;
   int rc = granite_predict_bytes(g, code, size, out);
-  if (rc != 0) set_error(err, err_size, "the assembled code does not decode as x86-64 or has no instructions");
+  if (rc == GRANITE_ERROR_INPUT)
+    set_error(err, err_size, "the assembled code does not decode as x86-64 or has no instructions");
+  else if (rc != 0 && err && err_size)
+    snprintf(err, err_size, "%s", last_error);
   free(code);
   return rc;
 }

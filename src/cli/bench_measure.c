@@ -12,6 +12,7 @@
 #include "io/bhive_csv.h"
 #include "io/checkpoint.h"
 #include "train/flops.h"
+#include "train/model_checkpoint.h"
 #include "train/optimizer.h"
 #include "util/common.h"
 #include "util/machine.h"

@@ -12,6 +12,7 @@
 #include "cli/flags_simple.h"
 #include "collect/cost.h"
 #include "io/checkpoint.h"
+#include "train/model_checkpoint.h"
 #include "util/common.h"
 
 static uint8_t *read_file(const char *path, size_t *size) {
@@ -162,7 +163,7 @@ int cmd_cost(int argc, char **argv) {
   rc = 1;
   char path[4096];
   if (checkpoint_dir) {
-    int found = checkpoint_find_latest(checkpoint_dir, path, sizeof path);
+    int found = checkpoint_find_latest(checkpoint_dir, path, sizeof path, NULL);
     if (found == 0) gr_error("%s: no checkpoint in this directory", checkpoint_dir);
     if (found <= 0) goto done;
   } else {

@@ -9,6 +9,7 @@
 #include "cli/flags_simple.h"
 #include "io/bhive_import.h"
 #include "util/common.h"
+#include "util/output_file.h"
 #include "x86/canonicalize.h"
 
 int cmd_import_bhive(int argc, char **argv) {
@@ -64,6 +65,7 @@ int cmd_import_bhive(int argc, char **argv) {
     gr_error("import-bhive: --gematria_llvm_triple=%s: only x86_64 is supported", llvm_triple);
     goto done;
   }
+  if (output_refuse_inputs(output, "--output", (const char *const *)files.items, files.n)) goto done;
   rc = 1;
   double start = now_seconds();
   BhiveImport imp;

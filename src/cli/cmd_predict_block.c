@@ -10,6 +10,7 @@
 #include "granite.h"
 #include "io/bhive_csv.h"
 #include "io/checkpoint.h"
+#include "train/model_checkpoint.h"
 #include "train/flags.h"
 #include "util/common.h"
 
@@ -83,7 +84,7 @@ int cmd_predict_block(int argc, char **argv) {
   if (f.checkpoint_file && f.checkpoint_file[0]) {
     snprintf(path, sizeof path, "%s", f.checkpoint_file);
   } else if (f.checkpoint_dir && f.checkpoint_dir[0]) {
-    int found = checkpoint_find_latest(f.checkpoint_dir, path, sizeof path);
+    int found = checkpoint_find_latest(f.checkpoint_dir, path, sizeof path, NULL);
     if (found <= 0) {
       if (found == 0) gr_error("%s: no checkpoint in this directory", f.checkpoint_dir);
       status = 1;

@@ -37,7 +37,7 @@ static SourceStats *source_of(Stats *s, const char *name) {
   return src;
 }
 
-static void add_record(const Gematria__BasicBlockWithThroughputProto *rec, void *ctx) {
+static int add_record(const Gematria__BasicBlockWithThroughputProto *rec, const char *path, long index, void *ctx) {
   Stats *s = ctx;
   s->records++;
   size_t n = rec->basic_block ? rec->basic_block->n_canonicalized_instructions : 0;
@@ -63,12 +63,17 @@ static void add_record(const Gematria__BasicBlockWithThroughputProto *rec, void 
     src->records++;
     if (!tp->n_inverse_throughput_cycles) continue;
     double sum = 0;
-    for (size_t v = 0; v < tp->n_inverse_throughput_cycles; v++) sum += tp->inverse_throughput_cycles[v];
+    for (size_t v = 0; v < tp->n_inverse_throughput_cycles; v++) {
+      if (check_throughput_value(tp->inverse_throughput_cycles[v], path, index, tp->source)) return -1;
+      sum += tp->inverse_throughput_cycles[v];
+    }
+    if (check_throughput_value(sum / tp->n_inverse_throughput_cycles, path, index, tp->source)) return -1;
     grow_array((void **)&src->labels, &src->cap_labels, src->num_labels + 1, sizeof *src->labels);
     src->labels[src->num_labels++] = (float)(sum / tp->n_inverse_throughput_cycles);
     any = 1;
   }
   if (!any) s->no_throughput++;
+  return 0;
 }
 
 static int compare_floats(const void *a, const void *b) {

@@ -9,9 +9,12 @@
 #include "io/block_io.h"
 #include "io/vocab.h"
 #include "util/common.h"
+#include "util/output_file.h"
 
-static void add_block_tokens(const Gematria__BasicBlockWithThroughputProto *rec, void *set) {
+static int add_block_tokens(const Gematria__BasicBlockWithThroughputProto *rec, const char *path, long index,
+                            void *set) {
   token_set_add_block(set, rec->basic_block);
+  return 0;
 }
 
 int cmd_tokens(int argc, char **argv) {
@@ -34,6 +37,10 @@ int cmd_tokens(int argc, char **argv) {
   int st = cli_flags_parse(&table, argc, argv);
   int rc = st == 1 ? 0 : 2;
   if (st) goto done;
+  if (output_refuse_inputs(output, "--output", (const char *const *)files.items, files.n)) {
+    rc = 2;
+    goto done;
+  }
   rc = 1;
   TokenSet set = {0};
   long records = block_files_visit(files.items, files.n, add_block_tokens, &set);

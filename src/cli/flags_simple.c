@@ -154,6 +154,11 @@ static int parse_args(const FlagTable *t, int argc, char **argv, char *given) {
         gr_error("%s: --%s needs a value", cmd, flag);
         return 2;
       }
+      if (strncmp(argv[i + 1], "--", 2) == 0) { /* never swallow the next flag as this one's value */
+        gr_error("%s: --%s needs a value, but the next argument is the flag %s (write --%s=VALUE)", cmd, flag,
+                 argv[i + 1], flag);
+        return 2;
+      }
       value = argv[++i];
     }
     if (set_value(cmd, flag, f, value)) return 2;

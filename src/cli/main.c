@@ -1,5 +1,6 @@
 /* granite: the command-line front end. Dispatches to one file per command. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -73,8 +74,15 @@ int main(int argc, char **argv) {
   machine_select_blas_kernels(argc, argv); /* may re-exec once (util/machine.h) */
   /* --flagfile=FILE becomes the file's flags in its place (util/flagfile.h);
    * before any command name it is the Gematria form `granite --flagfile=F` */
-  if (flagfile_expand(argc, argv, 1, &argc, &argv)) return 2;
+  char **expanded;
+  if (flagfile_expand(argc, argv, 1, &argc, &expanded)) return 2;
+  argv = expanded;
   /* a rank of an MPI job if started by mpirun, else one process as always */
-  if (dist_init(&argc, &argv)) return 1;
-  return dist_finalize(dispatch(argc, argv));
+  if (dist_init(&argc, &argv)) {
+    free(expanded);
+    return 1;
+  }
+  int rc = dist_finalize(dispatch(argc, argv));
+  free(expanded);
+  return rc;
 }

@@ -1,5 +1,6 @@
 #include "io/bhive_csv.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,7 @@ int bhive_csv_parse_line(const char *line, size_t len, const BhiveCsvColumns *co
   if (kind != BHIVE_OK) return kind;
   if (tput_len == 0) return BHIVE_TOO_FEW_COLUMNS;
   if (!number_ok) return BHIVE_BAD_THROUGHPUT;
-  if (!isfinite(value)) return BHIVE_NONFINITE_THROUGHPUT;
+  if (!isfinite(value) || fabs(value) > FLT_MAX) return BHIVE_NONFINITE_THROUGHPUT; /* labels are float32 */
   if (value < 0) return BHIVE_NEGATIVE_THROUGHPUT;
   out->code = *buf;
   out->code_len = hex_len / 2;

@@ -1,6 +1,8 @@
 #include "io/bhive_import.h"
 
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,11 +151,17 @@ static void import_line(BhiveImport *imp, const char *name, long line_no, const 
                  imp->sources[source], b->values[v].value, parsed.throughput * imp->scaling);
       return;
     }
+  double scaled = parsed.throughput * imp->scaling;
+  if (!isfinite(scaled) || fabs(scaled) > FLT_MAX) {
+    count_kind(imp, BHIVE_NONFINITE_THROUGHPUT, name, line_no, "throughput %g times the scaling %g is not a finite "
+               "float32 value", parsed.throughput, imp->scaling);
+    return;
+  }
   if (b->num_values == b->cap_values) {
     b->cap_values = b->cap_values ? 2 * b->cap_values : 2;
     b->values = xrealloc(b->values, b->cap_values * sizeof *b->values);
   }
-  b->values[b->num_values++] = (ImportValue){source, parsed.throughput * imp->scaling};
+  b->values[b->num_values++] = (ImportValue){source, scaled};
   imp->lines_accepted++;
 }
 

@@ -1,5 +1,8 @@
 #include "io/block_io.h"
 
+#include <float.h>
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,8 +60,14 @@ void wire_append_len_field(uint8_t **buf, size_t *len, size_t *cap, unsigned fie
   *len += n;
 }
 
-long block_files_visit(char *const *paths, int n,
-                       void (*visit)(const Gematria__BasicBlockWithThroughputProto *rec, void *ctx), void *ctx) {
+int check_throughput_value(double value, const char *path, long record, const char *source) {
+  if (isfinite(value) && fabs(value) <= FLT_MAX) return 0;
+  gr_error("%s: record %ld: source \"%s\": throughput %g is not a finite float32 value", path, record,
+           source ? source : "", value);
+  return -1;
+}
+
+long block_files_visit(char *const *paths, int n, BlockVisitor visit, void *ctx) {
   long records = 0;
   for (int i = 0; i < n; i++) {
     BlockReader r;
@@ -66,9 +75,13 @@ long block_files_visit(char *const *paths, int n,
     Gematria__BasicBlockWithThroughputProto *rec;
     int got;
     while ((got = block_reader_next(&r, &rec)) == 1) {
-      visit(rec, ctx);
+      int stop = visit(rec, paths[i], block_reader_index(&r), ctx);
       block_record_free(rec);
       records++;
+      if (stop) {
+        got = -1;
+        break;
+      }
     }
     block_reader_close(&r);
     if (got < 0) return -1;

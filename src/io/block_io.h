@@ -24,11 +24,18 @@ long block_reader_index(const BlockReader *r);
 void block_reader_close(BlockReader *r);
 void block_record_free(Gematria__BasicBlockWithThroughputProto *rec);
 
-/* Streams every record of the files, in order, to visit (the record is freed
- * after the call). Returns the number of records, or -1 after the reader's
- * error line (file and record index). */
-long block_files_visit(char *const *paths, int n,
-                       void (*visit)(const Gematria__BasicBlockWithThroughputProto *rec, void *ctx), void *ctx);
+/* Streams every record of the files, in order, to visit with its file and
+ * record index (the record is freed after the call); visit returns 0, or -1
+ * after its own error line to stop. Returns the number of records, or -1
+ * after an error line (the reader's: file and record index). */
+typedef int (*BlockVisitor)(const Gematria__BasicBlockWithThroughputProto *rec, const char *path, long index,
+                            void *ctx);
+long block_files_visit(char *const *paths, int n, BlockVisitor visit, void *ctx);
+
+/* Labels are float32 in the model: a throughput value (already scaled) must
+ * be finite there. 0, or -1 after an error line naming the file, the record
+ * and the source. */
+int check_throughput_value(double value, const char *path, long record, const char *source);
 
 /* Serializes rec and writes it as one record. 0, or -1 after an error line. */
 int block_write(TFRecordWriter *w, const Gematria__BasicBlockWithThroughputProto *rec);

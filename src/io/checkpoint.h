@@ -1,20 +1,17 @@
-/* granite checkpoints: one self-describing file "model.ckpt-<global step>"
- * per save in a checkpoint directory, plus a TF-style text index file
- * "checkpoint" in that directory (DESIGN.md: names as in the reference log).
+/* The granite checkpoint file format and checkpoint directory, without
+ * knowing what a model is: train/model_checkpoint.h puts a model, its
+ * optimizer state and its token list into this container.
+ *
+ * One self-describing file "model.ckpt-<global step>" per save in a
+ * checkpoint directory, plus a TF-style text index file "checkpoint" in
+ * that directory (DESIGN.md: names as in the reference log).
  *
  * File layout (little-endian):
  *   "GRNTCKPT" magic (8 bytes), u32 format version, u64 header length,
  *   u64 total file length (so truncation is told apart from corruption),
- *   header: UTF-8 text, one "key=value" per line — every GraniteConfig field
- *     by name ("config.node_embedding_size=128", lists as "128,64"),
- *     "global_step=N", "task=<name>" and "token=<token>" lines in order,
- *     "meta.<key>=<value>" training flags, "optimizer=ADAM",
- *     "optimizer.step=N", "num_params=N", "rng_state_bytes=N",
- *     "validation_mape=X", and one
- *     "tensor=<name> <rows> <cols>" line per parameter tensor in order;
- *     unknown keys are ignored so later versions can add fields,
- *   payload: the tensors' float32 values in header order, then the optimizer
- *     buffers (each num_params floats), then the RNG state bytes,
+ *   header: UTF-8 text, one "key=value" per line (the keys are listed in
+ *     train/model_checkpoint.h; "global_step=N" is read here too),
+ *   payload: binary blocks the header describes,
  *   u32 CRC32C of every byte before it.
  * Written to a temporary file, fsync'ed and renamed: never half-written. */
 #ifndef GRANITE_IO_CHECKPOINT_H
@@ -24,13 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/vocab.h"
-#include "model/model.h"
-#include "train/optimizer.h"
-
 #define CHECKPOINT_PREFIX "model.ckpt-"
 #define CHECKPOINT_INDEX_FILE "checkpoint"
 #define CHECKPOINT_FORMAT_VERSION 1
+#define CHECKPOINT_PREAMBLE_BYTES (8 + 4 + 8 + 8) /* magic, version, header length, total length */
 
 /* Training flags and other text facts stored with a checkpoint
  * (loss type, normalization, learning rate, schedule, validation MAPE ...). */
@@ -46,77 +40,48 @@ void checkpoint_meta_set(CheckpointMeta *m, const char *key, const char *value);
 const char *checkpoint_meta_get(const CheckpointMeta *m, const char *key);
 void checkpoint_meta_free(CheckpointMeta *m);
 
-/* What a save writes. Pointers are borrowed. */
+/* ------------------------------------------------------------ one file */
+
+/* One stretch of the payload, written in order. */
 typedef struct {
-  int64_t global_step;
-  const GraniteModel *model;          /* config and params */
-  const Vocab *vocab;                 /* the token list the model was trained with */
-  int num_tasks;                      /* == model->cfg.num_tasks */
-  const char *const *task_names;      /* num_tasks names */
-  const Optimizer *optimizer;         /* may be NULL (e.g. an exported model) */
-  const CheckpointMeta *meta;         /* may be NULL */
-  const void *rng_state;              /* opaque bytes, may be NULL */
-  size_t rng_state_bytes;
-  double validation_mape;             /* percent; NaN when there is no validation set */
-} CheckpointContents;
+  const void *data;
+  size_t bytes;
+} CheckpointBlock;
 
-/* Writes <dir>/model.ckpt-<global_step> (creating dir if needed), then
- * updates <dir>/checkpoint: it becomes model_checkpoint_path; if
- * validation_mape is finite and lower than the best recorded one it becomes
- * best_model_checkpoint_path; then the checkpoints this index lists are
- * pruned to the newest max_to_keep, plus the best one, which is never
- * deleted (max_to_keep <= 0 keeps all).
- * out_path (may be NULL) receives the file's path. 0, or -1 after an error line. */
-int checkpoint_save(const char *dir, const CheckpointContents *c, int max_to_keep,
-                    char *out_path, size_t out_path_size);
+/* Writes path: preamble, header text, blocks, CRC, through "path.tmp-PID"
+ * (fsync'ed, renamed, directory fsync'ed). 0, or -1 after an error line. */
+int checkpoint_file_write(const char *path, const char *header, size_t header_len,
+                          const CheckpointBlock *blocks, int num_blocks);
 
-/* Only writes the file (no index update, no pruning). */
-int checkpoint_write_file(const char *path, const CheckpointContents *c);
-
-/* A checkpoint read into memory and verified (magic, version, CRC, sizes). */
+/* A checkpoint file read into memory with its framing verified: magic,
+ * version, total length against the file size (truncation), CRC
+ * (corruption), header length inside the file. */
 typedef struct {
   char *path;
-  int version;
-  int64_t global_step;
-  GraniteConfig config;
-  Vocab vocab;                 /* owned */
-  int num_tasks;
-  char **task_names;           /* owned, num_tasks */
-  CheckpointMeta meta;         /* owned */
-  bool has_optimizer;
-  OptimizerType optimizer_type;
-  int64_t optimizer_step;
-  double validation_mape;      /* NaN if none was recorded */
-  const void *rng_state;       /* points into data; NULL if none */
-  size_t rng_state_bytes;
-  /* private */
   uint8_t *data;
   size_t size;
-  int num_tensors;
-  ParamTensor *tensors;        /* names, shapes, offsets (floats) into the stored param block */
-  size_t num_params;
-  size_t params_at;            /* byte offset of the param block in data */
-  size_t optimizer_at;         /* byte offset of the optimizer buffers */
-} Checkpoint;
+  size_t header_len;    /* header text at data + CHECKPOINT_PREAMBLE_BYTES */
+  size_t payload_at;    /* first payload byte */
+  size_t payload_bytes; /* up to the CRC */
+} CheckpointFile;
 
-/* Opens path — the file itself, or a TF-style prefix "dir/model.ckpt-N"
- * (which is our file name), or a directory (its newest checkpoint). Errors
- * (one line naming the file): "not a granite checkpoint", "unsupported
- * version", "truncated", "CRC mismatch (corrupt)", malformed header. */
-int checkpoint_open(Checkpoint *c, const char *path);
+/* Errors (one line naming the file): "not a granite checkpoint",
+ * "unsupported version", "truncated", "CRC mismatch (corrupt)". */
+int checkpoint_file_read(CheckpointFile *f, const char *path);
+void checkpoint_file_free(CheckpointFile *f);
 
-/* Copies the parameters into m, which the caller created from c->config
- * (granite_model_create). Every tensor name and shape must match, in order:
- * else "tensor X shape mismatch" / "tensor X missing". */
-int checkpoint_load_params(const Checkpoint *c, GraniteModel *m);
+/* ---------------------------------------------------- the directory */
 
-/* Initializes o with the stored optimizer state (type, step, buffers).
- * -1 with an error line if the checkpoint has none or the sizes differ. */
-int checkpoint_load_optimizer(const Checkpoint *c, Optimizer *o);
-
-/* Safe on a zeroed or already closed Checkpoint. To keep the vocabulary or
- * task names after closing, move them out and zero the fields first. */
-void checkpoint_close(Checkpoint *c);
+/* Writes <dir>/model.ckpt-<step> (creating dir if needed) from header and
+ * blocks, then updates <dir>/checkpoint: it becomes model_checkpoint_path;
+ * if validation_mape is finite and lower than the best recorded one it
+ * becomes best_model_checkpoint_path; then the checkpoints this index lists
+ * are pruned to the newest max_to_keep, plus the best one, which is never
+ * deleted (max_to_keep <= 0 keeps all). out_path (may be NULL) receives the
+ * file's path. 0, or -1 after an error line. */
+int checkpoint_dir_save(const char *dir, int64_t step, double validation_mape, int max_to_keep,
+                        const char *header, size_t header_len, const CheckpointBlock *blocks,
+                        int num_blocks, char *out_path, size_t out_path_size);
 
 /* Resolves what a user passed as a checkpoint: an existing file; a TF-style
  * prefix "dir/model.ckpt-N" (also with a TF ".index" / ".data-*" suffix);
@@ -126,10 +91,18 @@ int checkpoint_resolve_path(const char *given, char *out, size_t out_size);
 /* Global step N of a name "…/model.ckpt-N", or -1 if it is not one. */
 int64_t checkpoint_step_from_path(const char *path);
 
-/* Path of the checkpoint with the highest step in dir (for resume): 1 found,
- * 0 none (or dir missing), -1 after an error line. Scans the directory, so a
- * stale index file does not matter; temporary files are ignored. */
-int checkpoint_find_latest(const char *dir, char *out, size_t out_size);
+/* The newest checkpoint in dir (for resume, and for a directory given as a
+ * checkpoint): the model.ckpt-* file whose header stores the highest global
+ * step — the name can lie (a file copied or renamed by hand), and a warning
+ * says so. *step (may be NULL) receives that step. 1 found, 0 none (or dir
+ * missing), -1 after an error line naming an unreadable candidate.
+ * Temporary files are ignored; the index file does not matter. */
+int checkpoint_find_latest(const char *dir, char *out, size_t out_size, int64_t *step);
+
+/* The global_step stored in the header of path, reading the preamble and
+ * header only (the CRC is checked when the checkpoint is opened). 0, or -1
+ * after an error line. */
+int checkpoint_file_stored_step(const char *path, int64_t *step);
 
 /* The "checkpoint" index file. */
 typedef struct {

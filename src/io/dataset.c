@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "io/block_io.h"
 #include "io/tfrecord.h"
 #include "util/common.h"
 
@@ -221,6 +222,9 @@ static int store_labels(Dataset *ds, Loader *L, const Throughput *const *chosen,
   for (int t = 0; t < T; t++) {
     const Throughput *th = chosen[t];
     size_t n = th ? th->n_inverse_throughput_cycles : 0;
+    for (size_t i = 0; i < n; i++)
+      if (check_throughput_value(th->inverse_throughput_cycles[i] * o->scaling, L->path, L->record, th->source))
+        return -1;
     double *out = tmp_values(L, n);
     size_t k = n ? aggregate(o->selection, th->inverse_throughput_cycles, n, o->scaling, out) : 0;
     list_append(label_store(ds), block * T + t, out, k);
@@ -250,6 +254,9 @@ static int store_labels(Dataset *ds, Loader *L, const Throughput *const *chosen,
           gr_error("%s: record %ld: task %d: prefix throughput %d has no value", L->path, L->record, t, j);
           return -1;
         }
+        for (size_t i = 0; i < p->n_inverse_throughput_cycles; i++)
+          if (check_throughput_value(p->inverse_throughput_cycles[i] * o->scaling, L->path, L->record, th->source))
+            return -1;
         out = tmp_values(L, p->n_inverse_throughput_cycles);
         k = aggregate(o->selection, p->inverse_throughput_cycles, p->n_inverse_throughput_cycles, o->scaling, out);
       }

@@ -97,59 +97,21 @@ void tfrecord_frame(uint8_t header[12], uint8_t footer[4], const void *data, siz
 
 int tfrecord_writer_open(TFRecordWriter *w, const char *path) {
   memset(w, 0, sizeof *w);
-  w->path = xstrdup(path);
-  size_t n = strlen(path) + 32;
-  w->tmp_path = xmalloc(n);
-  snprintf(w->tmp_path, n, "%s.tmp-%ld", path, (long)getpid());
-  w->file = fopen(w->tmp_path, "wb");
-  if (!w->file) {
-    gr_error("%s: cannot create: %s", w->tmp_path, strerror(errno));
-    free(w->path);
-    free(w->tmp_path);
-    memset(w, 0, sizeof *w);
-    return -1;
-  }
-  return 0;
+  return output_open(&w->out, path, "output file");
 }
 
 int tfrecord_write(TFRecordWriter *w, const void *data, size_t len) {
   uint8_t header[12], footer[4];
   tfrecord_frame(header, footer, data, len);
-  if (fwrite(header, 1, 12, w->file) != 12 || fwrite(data, 1, len, w->file) != len ||
-      fwrite(footer, 1, 4, w->file) != 4) {
-    gr_error("%s: write failed at record %ld: %s", w->tmp_path, w->count, strerror(errno));
+  FILE *f = w->out.file;
+  if (fwrite(header, 1, 12, f) != 12 || fwrite(data, 1, len, f) != len || fwrite(footer, 1, 4, f) != 4) {
+    gr_error("%s: write failed at record %ld: %s", w->out.path, w->count, strerror(errno));
     return -1;
   }
   w->count++;
   return 0;
 }
 
-int tfrecord_writer_commit(TFRecordWriter *w) {
-  int rc = 0;
-  if (fflush(w->file) != 0 || fsync(fileno(w->file)) != 0) {
-    gr_error("%s: write failed: %s", w->tmp_path, strerror(errno));
-    rc = -1;
-  }
-  if (fclose(w->file) != 0 && rc == 0) {
-    gr_error("%s: close failed: %s", w->tmp_path, strerror(errno));
-    rc = -1;
-  }
-  w->file = NULL;
-  if (rc == 0 && rename(w->tmp_path, w->path) != 0) {
-    gr_error("%s: cannot rename to %s: %s", w->tmp_path, w->path, strerror(errno));
-    rc = -1;
-  }
-  if (rc != 0) remove(w->tmp_path);
-  free(w->path);
-  free(w->tmp_path);
-  memset(w, 0, sizeof *w);
-  return rc;
-}
+int tfrecord_writer_commit(TFRecordWriter *w) { return output_commit(&w->out); }
 
-void tfrecord_writer_abort(TFRecordWriter *w) {
-  if (w->file) fclose(w->file);
-  if (w->tmp_path) remove(w->tmp_path);
-  free(w->path);
-  free(w->tmp_path);
-  memset(w, 0, sizeof *w);
-}
+void tfrecord_writer_abort(TFRecordWriter *w) { output_abort(&w->out); }

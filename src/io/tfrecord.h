@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "util/output_file.h"
+
 typedef struct {
   FILE *file;
   char *path;
@@ -23,12 +25,11 @@ int tfrecord_open(TFRecordReader *r, const char *path);
 int tfrecord_next(TFRecordReader *r, const uint8_t **data, size_t *len);
 void tfrecord_close(TFRecordReader *r);
 
-/* Writes to "PATH.tmp-PID" and renames over path on commit, so an
- * interrupted run never leaves a half-written output file behind. */
+/* Writes through util/output_file.h: to "PATH.tmp-PID", renamed over path
+ * on commit, so an interrupted run never leaves a half-written output file
+ * behind; links followed, devices written through. */
 typedef struct {
-  FILE *file;
-  char *path;
-  char *tmp_path;
+  OutputFile out;
   long count;
 } TFRecordWriter;
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/common.h"
+#include "util/output_file.h"
 
 const char *const VOCAB_STRUCTURAL_TOKENS[7] = {
     "_D_",      "_IMMEDIATE_",    "_ADDRESS_", "_MEMORY_",
@@ -112,29 +113,17 @@ int vocab_write_tokens_file(const char *path, char **tokens, int n) {
   if (n > 0) memcpy(sorted, tokens, (size_t)n * sizeof *sorted);
   qsort(sorted, (size_t)n, sizeof *sorted, compare_strings);
 
-  size_t tmp_len = strlen(path) + 32;
-  char *tmp = xmalloc(tmp_len);
-  snprintf(tmp, tmp_len, "%s.tmp-%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    gr_error("%s: cannot create tokens file: %s", tmp, strerror(errno));
-    free(tmp);
+  OutputFile out;
+  if (output_open(&out, path, "tokens file")) {
     free(sorted);
     return -1;
   }
   for (int i = 0; i < n; i++) {
     if (i > 0 && strcmp(sorted[i - 1], sorted[i]) == 0) continue;
-    fputs(sorted[i], f);
-    fputc('\n', f);
+    fputs(sorted[i], out.file);
+    fputc('\n', out.file);
   }
-  int failed = fflush(f) != 0 || ferror(f);
-  if (fclose(f) != 0) failed = 1;
-  if (!failed && rename(tmp, path) != 0) failed = 1;
-  if (failed) {
-    gr_error("%s: cannot write tokens file: %s", path, strerror(errno));
-    remove(tmp);
-  }
-  free(tmp);
+  int failed = output_commit(&out) != 0;
   free(sorted);
   return failed ? -1 : 0;
 }

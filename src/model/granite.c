@@ -147,6 +147,8 @@ static void prepare(GraniteModel *model, const Batch *b) {
   plan(w, &model->cfg, &count);
   if (count.used > w->arena_bytes) {
     free(w->arena);
+    w->arena = NULL; /* an allocation failure may longjmp (util/common.h) */
+    w->arena_bytes = 0;
     w->arena = xmalloc(count.used);
     w->arena_bytes = count.used;
   }

@@ -39,24 +39,26 @@ static int check_layers(const char *what, const int *sizes, int count) {
     return -1;
   }
   for (int i = 0; i < count; i++)
-    if (sizes[i] <= 0) {
-      gr_error("model config: %s layer %d has size %d (must be > 0)", what, i, sizes[i]);
+    if (sizes[i] <= 0 || sizes[i] > GRANITE_MAX_WIDTH) {
+      gr_error("model config: %s layer %d has size %d (must be 1..%d)", what, i, sizes[i], GRANITE_MAX_WIDTH);
       return -1;
     }
   return 0;
 }
 
 static int config_check(const GraniteConfig *c) {
-  if (c->vocab_size <= 0) {
-    gr_error("model config: vocabulary size %d (must be > 0)", c->vocab_size);
+  if (c->vocab_size <= 0 || c->vocab_size > GRANITE_MAX_VOCAB) {
+    gr_error("model config: vocabulary size %d (must be 1..%d)", c->vocab_size, GRANITE_MAX_VOCAB);
     return -1;
   }
   if (c->num_tasks <= 0 || c->num_tasks > GRANITE_MAX_TASKS) {
     gr_error("model config: %d tasks (must be 1..%d)", c->num_tasks, GRANITE_MAX_TASKS);
     return -1;
   }
-  if (c->node_embedding_size <= 0 || c->edge_embedding_size <= 0 || c->global_embedding_size <= 0) {
-    gr_error("model config: embedding sizes must be > 0 (node %d, edge %d, global %d)",
+  if (c->node_embedding_size <= 0 || c->edge_embedding_size <= 0 || c->global_embedding_size <= 0 ||
+      c->node_embedding_size > GRANITE_MAX_WIDTH || c->edge_embedding_size > GRANITE_MAX_WIDTH ||
+      c->global_embedding_size > GRANITE_MAX_WIDTH) {
+    gr_error("model config: embedding sizes must be 1..%d (node %d, edge %d, global %d)", GRANITE_MAX_WIDTH,
              c->node_embedding_size, c->edge_embedding_size, c->global_embedding_size);
     return -1;
   }
@@ -196,6 +198,16 @@ int granite_model_create(GraniteModel *m, const GraniteConfig *cfg) {
   m->num_params = L.size;
   m->params = xcalloc(L.size, sizeof(float));
   m->grads = xcalloc(L.size, sizeof(float));
+  return 0;
+}
+
+int granite_config_num_params(const GraniteConfig *cfg, size_t *num_params) {
+  if (config_check(cfg)) return -1;
+  ModelWork *w = xcalloc(1, sizeof(ModelWork));
+  Layout count = {0};
+  layout(&count, w, cfg);
+  free(w);
+  *num_params = count.size;
   return 0;
 }
 

@@ -11,6 +11,10 @@
 
 #define GRANITE_MAX_LAYERS 8
 #define GRANITE_MAX_TASKS 16
+/* Limits that keep every size product far from overflow (a config read from
+ * a file is checked against them before anything is allocated). */
+#define GRANITE_MAX_WIDTH 65536
+#define GRANITE_MAX_VOCAB (1 << 24)
 
 typedef struct {
   int vocab_size;
@@ -68,6 +72,10 @@ int granite_num_edge_types(const GraniteConfig *c);
 
 /* Validates cfg and lays out the tensors. 0, or -1 after an error line. */
 int granite_model_create(GraniteModel *m, const GraniteConfig *cfg);
+/* Validates cfg and counts the parameters it implies, allocating nothing
+ * (a checkpoint's config is checked against its file before the model is
+ * created). 0, or -1 after an error line. */
+int granite_config_num_params(const GraniteConfig *cfg, size_t *num_params);
 /* Spec §4.6 initializers (glorot normal/uniform, LN gamma 1 beta 0), seeded. */
 void granite_model_init_params(GraniteModel *m, uint64_t seed);
 void granite_model_destroy(GraniteModel *m);

@@ -1,6 +1,7 @@
 #include "model/replicas.h"
 
 #include <omp.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,16 +49,28 @@ void granite_replicas_forward(GraniteReplicas *r, const Batch *parts, float *con
                               float *const *block_predictions) {
   int saved = omp_get_max_active_levels();
   omp_set_max_active_levels(1);
+  /* an allocation failure in a worker is caught there and reported in the
+   * calling thread, whose out-of-memory guard (if any) then applies */
+  int failed = 0;
   double t0 = now_seconds();
 #pragma omp parallel for num_threads(r->count) schedule(static, 1)
-  for (int i = 0; i < r->count; i++)
-    if (parts[i].num_blocks > 0) {
-      double t = now_seconds();
+  for (int i = 0; i < r->count; i++) {
+    if (parts[i].num_blocks == 0) continue;
+    jmp_buf env;
+    jmp_buf *volatile outer = gr_oom_guard_set(&env);
+    double t = now_seconds();
+    if (setjmp(env) == 0) {
       granite_forward_single(&r->rep[i], &parts[i], outputs[i], block_predictions ? block_predictions[i] : NULL);
-      r->busy_seconds[i] += now_seconds() - t;
+    } else {
+#pragma omp atomic write
+      failed = 1;
     }
+    r->busy_seconds[i] += now_seconds() - t;
+    gr_oom_guard_set(outer);
+  }
   r->region_seconds += now_seconds() - t0;
   omp_set_max_active_levels(saved);
+  if (failed) gr_out_of_memory(0);
 }
 
 void granite_replicas_backward(GraniteReplicas *r, const Batch *parts, const float *const *d_outputs) {

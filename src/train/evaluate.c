@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "train/eval_analysis.h"
 #include "train/label_sources.h"
+#include "train/model_checkpoint.h"
 #include "train/predict.h"
 #include "train/restore.h"
 #include "util/common.h"

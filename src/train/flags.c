@@ -66,7 +66,7 @@ static const FlagSpec flag_table[] = {
     {"gematria_model_name", FT_OPT_STRING, OFF(model_name), NULL, G_RUN,
      "predict: source name prefix of the predictions (default \"granite: <checkpoint name>\")", NULL, NOLIM},
     {"gematria_input_file_scaling", FT_DOUBLE, OFF(input_file_scaling), "1.0", G_DATA,
-     "multiply every throughput by this (not in predict)", NULL, NOLIM},
+     "multiply every throughput by this (not in predict); must be > 0", NULL, 1e-30, 1e30},
     {"gematria_throughput_source_filter", FT_MULTI, OFF(throughput_source_filter), ".*", G_DATA,
      "regex per task, matched at the start of the source name; repeat for more tasks", NULL, NOLIM},
     {"gematria_task_names", FT_MULTI, OFF(task_names), NULL, G_DATA,
@@ -529,8 +529,12 @@ static int parse_args(GematriaFlags *f, int argc, char **argv, int first) {
     if (!value) {
       if (flag_table[index].type == FT_BOOL) {
         value = "true";
-      } else if (i + 1 < argc) {
+      } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
         value = argv[++i];
+      } else if (i + 1 < argc) { /* never swallow the next flag as this one's value */
+        gr_error("--%s needs a value, but the next argument is the flag %s (write --%s=VALUE)", name, argv[i + 1],
+                 name);
+        return -1;
       } else {
         gr_error("--%s needs a value", name);
         return -1;

@@ -5,6 +5,7 @@
 #include "train/predict.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <regex.h>
 #include <stdlib.h>
@@ -15,8 +16,10 @@
 #include "io/tfrecord.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
+#include "train/model_checkpoint.h"
 #include "train/restore.h"
 #include "util/common.h"
+#include "util/output_file.h"
 
 int64_t *dataset_instruction_offsets(const Dataset *ds) {
   int64_t *first = xmalloc(((size_t)ds->num_blocks + 1) * sizeof *first);
@@ -150,7 +153,7 @@ long predict_dataset_outputs(GraniteModel *m, const Dataset *ds, const int32_t *
 /* Label of a record for one task as eval would see it (spec §5.1): the
  * first source matching the filter at its start, mean of its values. */
 static bool record_label(const Gematria__BasicBlockWithThroughputProto *rec, const regex_t *filter, double scaling,
-                         float *label) {
+                         float *label, long *not_float32) {
   for (size_t i = 0; i < rec->n_inverse_throughputs; i++) {
     const Gematria__ThroughputWithSourceProto *tp = rec->inverse_throughputs[i];
     regmatch_t mt;
@@ -158,7 +161,12 @@ static bool record_label(const Gematria__BasicBlockWithThroughputProto *rec, con
     if (tp->n_inverse_throughput_cycles == 0) return false;
     double s = 0;
     for (size_t j = 0; j < tp->n_inverse_throughput_cycles; j++) s += tp->inverse_throughput_cycles[j];
-    *label = (float)(s / tp->n_inverse_throughput_cycles * scaling);
+    double v = s / tp->n_inverse_throughput_cycles * scaling;
+    if (!isfinite(v) || fabs(v) > FLT_MAX) { /* passed through; no MAPE term */
+      (*not_float32)++;
+      return false;
+    }
+    *label = (float)v;
     return true;
   }
   return false;
@@ -218,12 +226,34 @@ static const char *base_name(const char *path) {
   return slash ? slash + 1 : path;
 }
 
+/* Neither output may be an input (the data, the checkpoint, the tokens
+ * file) nor the other output: rewriting it would destroy it. */
+static int refuse_overwriting_inputs(const GematriaFlags *f) {
+  int n = 0;
+  const char **inputs = xmalloc(((size_t)f->input_file.count + 4) * sizeof *inputs);
+  for (int i = 0; i < f->input_file.count; i++) inputs[n++] = f->input_file.items[i];
+  inputs[n++] = f->checkpoint_file;
+  if (f->tokens_file) inputs[n++] = f->tokens_file;
+  int rc = output_refuse_inputs(f->output_file, "--gematria_output_file", inputs, n);
+  if (rc == 0 && f->output_csv && strcmp(f->output_csv, f->output_file) == 0) {
+    gr_error("--gematria_output_csv and --gematria_output_file are both %s", f->output_csv);
+    rc = -1;
+  }
+  if (rc == 0 && f->output_csv) {
+    inputs[n++] = f->output_file;
+    rc = output_refuse_inputs(f->output_csv, "--gematria_output_csv", inputs, n);
+  }
+  free(inputs);
+  return rc;
+}
+
 int predict_main(const GematriaFlags *f) {
   if (flags_validate(f)) return 2;
   if (f->input_file.count == 0 || !f->output_file[0]) {
     gr_error("predict needs --gematria_input_file and --gematria_output_file");
     return 2;
   }
+  if (refuse_overwriting_inputs(f)) return 2;
   Checkpoint ck;
   GraniteModel m;
   /* every rank reads the checkpoint and the whole input (to cut it into the
@@ -246,6 +276,7 @@ int predict_main(const GematriaFlags *f) {
   PrefixEntries prefixes = {0};
   regex_t filters[GRANITE_MAX_TASKS];
   int num_regex = 0;
+  OutputFile csv_out = {.slot = -1};
   FILE *csv = NULL;
   uint8_t *rec_buf = NULL;
   size_t rec_cap = 0;
@@ -293,18 +324,15 @@ int predict_main(const GematriaFlags *f) {
   char sources[GRANITE_MAX_TASKS][700];
   for (int t = 0; t < T; t++) snprintf(sources[t], sizeof sources[t], "%s, task=%s", model_name, ck.task_names[t]);
 
-  if (f->output_csv) {
-    csv = fopen(f->output_csv, "w");
-    if (!csv) {
-      gr_error("%s: cannot write: %s", f->output_csv, strerror(errno));
-      goto out;
-    }
-  }
   if (tfrecord_writer_open(&w, f->output_file)) goto out;
   writer_open = true;
+  if (f->output_csv) {
+    if (output_open(&csv_out, f->output_csv, "--gematria_output_csv")) goto out;
+    csv = csv_out.file;
+  }
   labels = xcalloc((size_t)ds.num_blocks * T, sizeof(float));
   mask = xcalloc((size_t)ds.num_blocks * T, 1);
-  long passed_through = 0;
+  long passed_through = 0, bad_labels = 0;
   for (int i = 0; i < ds.num_blocks; i++) {
     size_t len;
     const uint8_t *raw = dataset_raw_record(&ds, i, &len);
@@ -313,7 +341,7 @@ int predict_main(const GematriaFlags *f) {
     for (int t = 0; t < T; t++) ok = ok && isfinite(p[t]);
     Gematria__BasicBlockWithThroughputProto *rec = gematria__basic_block_with_throughput_proto__unpack(NULL, len, raw);
     if (rec && ok)
-      for (int t = 0; t < T; t++) mask[(size_t)i * T + t] = record_label(rec, &filters[t], label_scaling, &labels[(size_t)i * T + t]);
+      for (int t = 0; t < T; t++) mask[(size_t)i * T + t] = record_label(rec, &filters[t], label_scaling, &labels[(size_t)i * T + t], &bad_labels);
     int rc;
     if (ok) {
       Gematria__ThroughputWithSourceProto entries[GRANITE_MAX_TASKS];
@@ -338,17 +366,14 @@ int predict_main(const GematriaFlags *f) {
     if (rec) gematria__basic_block_with_throughput_proto__free_unpacked(rec, NULL);
     if (rc) goto out;
   }
-  if (csv && fclose(csv)) {
-    csv = NULL;
-    gr_error("%s: write failed", f->output_csv);
-    goto out;
-  }
-  csv = NULL;
+  /* both outputs complete in their temporary files: commit them */
   if (tfrecord_writer_commit(&w)) {
     writer_open = false;
     goto out;
   }
   writer_open = false;
+  csv = NULL;
+  if (f->output_csv && output_commit(&csv_out)) goto out;
   fprintf(stderr, "predicted %ld of %d blocks in %.2fs (%.0f blocks/s); wrote %s as '%s'\n", predicted, ds.num_blocks,
           secs, secs > 0 ? predicted / secs : 0.0, f->output_file, sources[0]);
   if (passed_through)
@@ -356,6 +381,8 @@ int predict_main(const GematriaFlags *f) {
             "%ld record(s) passed through without a prediction: %ld over --gematria_max_instructions_in_batch=%d, "
             "%ld whose graph could not be built\n",
             passed_through, skipped, f->max_instructions_in_batch, passed_through - skipped);
+  if (bad_labels)
+    gr_warn("%ld label(s) in the input are not finite float32 values; left out of the MAPE below", bad_labels);
   /* The reference log's user computes this by hand: give it directly. */
   Metrics met;
   PercentileRanks ranks;
@@ -371,7 +398,7 @@ int predict_main(const GematriaFlags *f) {
   status = 0;
 out:
   if (writer_open) tfrecord_writer_abort(&w);
-  if (csv) fclose(csv);
+  output_abort(&csv_out);
   for (int i = 0; i < num_regex; i++) regfree(&filters[i]);
   free(rec_buf);
   free(instr_first);

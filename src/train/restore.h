@@ -6,10 +6,10 @@
 
 #include <stdbool.h>
 
-#include "io/checkpoint.h"
 #include "io/vocab.h"
 #include "model/model.h"
 #include "train/flags.h"
+#include "train/model_checkpoint.h"
 
 /* Compares the model-shape flags (spec §6.2, and the task count) with a
  * checkpoint's config. only_explicit: only flags given on the command line

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "io/checkpoint.h"
+#include "train/model_checkpoint.h"
 #include "train/flags.h"
 #include "util/common.h"
 

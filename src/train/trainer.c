@@ -23,6 +23,7 @@
 #include "train/batch_source.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
+#include "train/model_checkpoint.h"
 #include "train/summaries.h"
 #include "train/optimizer.h"
 #include "train/precision.h"
@@ -349,7 +350,7 @@ static float auto_output_scale(const Trainer *t) {
 static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt_type) {
   const GematriaFlags *f = t->f;
   char latest[4096];
-  int found = checkpoint_find_latest(f->checkpoint_dir, latest, sizeof latest);
+  int found = checkpoint_find_latest(f->checkpoint_dir, latest, sizeof latest, NULL);
   if (found < 0) return -1;
   const char *from = NULL;
   bool resume = found == 1;
@@ -391,7 +392,7 @@ static int restore_state(Trainer *t, const GraniteConfig *cfg, OptimizerType opt
         goto done;
       }
       optimizer_free(&t->opt);
-      if (checkpoint_load_optimizer(&ck, &t->opt)) {
+      if (checkpoint_load_optimizer(&ck, t->model.num_params, &t->opt)) {
         optimizer_init(&t->opt, opt_type, t->model.num_params);
         goto done;
       }

@@ -31,16 +31,38 @@ static void print_line(const char *kind, bool name_rank, const char *fmt, va_lis
 
 void gr_set_errors_collective(bool on) { errors_collective = on; }
 
+static _Thread_local char *capture_buf;
+static _Thread_local size_t capture_cap;
+static _Thread_local bool capture_active, capture_filled;
+
+void gr_error_capture_begin(char *buf, size_t cap) {
+  capture_buf = buf;
+  capture_cap = cap;
+  capture_active = true;
+  capture_filled = false;
+  if (buf && cap) buf[0] = '\0';
+}
+
+bool gr_error_capture_end(void) {
+  capture_active = false;
+  return capture_filled;
+}
+
 void gr_error(const char *fmt, ...) {
   if (errors_collective && quiet_rank) return;
   va_list ap;
   va_start(ap, fmt);
-  print_line("error", !errors_collective, fmt, ap);
+  if (capture_active) {
+    if (!capture_filled && capture_buf && capture_cap) vsnprintf(capture_buf, capture_cap, fmt, ap);
+    capture_filled = true;
+  } else {
+    print_line("error", !errors_collective, fmt, ap);
+  }
   va_end(ap);
 }
 
 void gr_warn(const char *fmt, ...) {
-  if (quiet_rank) return;
+  if (quiet_rank || capture_active) return;
   va_list ap;
   va_start(ap, fmt);
   print_line("warning", false, fmt, ap);
@@ -55,11 +77,28 @@ void gr_error_collective(const char *fmt, ...) {
   va_end(ap);
 }
 
-static void *check(void *p, size_t n) {
-  if (!p && n) {
-    fprintf(stderr, "granite: %serror: out of memory allocating %zu bytes\n", rank_label, n);
-    exit(2);
+static _Thread_local jmp_buf *oom_guard;
+
+jmp_buf *gr_oom_guard_set(jmp_buf *env) {
+  jmp_buf *old = oom_guard;
+  oom_guard = env;
+  return old;
+}
+
+_Noreturn void gr_out_of_memory(size_t n) {
+  if (oom_guard) {
+    if (capture_active) gr_error(n ? "out of memory allocating %zu bytes" : "out of memory", n);
+    longjmp(*oom_guard, 1);
   }
+  if (n)
+    fprintf(stderr, "granite: %serror: out of memory allocating %zu bytes\n", rank_label, n);
+  else
+    fprintf(stderr, "granite: %serror: out of memory\n", rank_label);
+  exit(2);
+}
+
+static void *check(void *p, size_t n) {
+  if (!p && n) gr_out_of_memory(n);
   return p;
 }
 

@@ -11,6 +11,7 @@
 
 #include "granite.h"
 #include "io/checkpoint.h"
+#include "train/model_checkpoint.h"
 #include "model/model.h"
 #include "train/optimizer.h"
 #include "util/crc32c.h"
@@ -27,7 +28,7 @@ static void resume(const char *path) {
     if (checkpoint_load_params(&c, &m) == 0) {
       Optimizer o;
       memset(&o, 0, sizeof o);
-      if (c.has_optimizer && checkpoint_load_optimizer(&c, &o) == 0) {
+      if (c.has_optimizer && checkpoint_load_optimizer(&c, m.num_params, &o) == 0) {
         float *grads = calloc(m.num_params ? m.num_params : 1, sizeof *grads);
         optimizer_update(&o, m.params, grads, 0.001f);
         free(grads);

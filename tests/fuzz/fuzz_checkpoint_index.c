@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "io/checkpoint.h"
+#include "train/model_checkpoint.h"
 #include "support.h"
 
 /* tmpfs: the writer fsyncs every index */

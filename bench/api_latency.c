@@ -13,6 +13,7 @@
 
 #include "granite.h"
 #include "io/checkpoint.h"
+#include "train/model_checkpoint.h"
 #include "io/vocab.h"
 #include "model/model.h"
 #include "util/common.h"

@@ -123,17 +123,9 @@ static void test_checkpoint_num_params(void) {
   snprintf(to, sizeof to, "num_params=%zu\n", c.num_params + 999999);
   checkpoint_close(&c);
   edit_header(from, to);
-  CHECK(checkpoint_open(&c, ckpt) == 0);
-  GraniteModel m;
-  CHECK(granite_model_create(&m, &c.config) == 0);
-  StderrCapture cap;
-  char msg[512];
-  stderr_capture_begin(&cap);
-  CHECK(checkpoint_load_params(&c, &m) == -1);
-  stderr_capture_end(&cap, msg, sizeof msg);
-  CHECK_MSG(strstr(msg, "num_params"), "%s", msg);
-  granite_model_destroy(&m);
-  checkpoint_close(&c);
+  /* refused when the file is opened: the count is checked against the
+   * parameters the config implies (train/model_checkpoint.c) */
+  check_open_fails("num_params");
   char err[256] = "";
   CHECK(granite_load(ckpt, err, sizeof err) == NULL); /* and no leak of the model (LeakSanitizer) */
 }
@@ -145,9 +137,9 @@ static void test_checkpoint_vocab_size(void) {
   CHECK(checkpoint_open(&c, ckpt) == 0);
   checkpoint_close(&c);
   write_checkpoint(10, 4);
-  check_open_fails("lists 11 tokens but its config has vocab_size 10");
+  check_open_fails("11 tokens but its config.vocab_size is 10");
   write_checkpoint(12, 4);
-  check_open_fails("lists 11 tokens but its config has vocab_size 12");
+  check_open_fails("11 tokens but its config.vocab_size is 12");
 }
 
 int main(void) {

@@ -265,7 +265,9 @@ static int predict(granite_model *g, const uint8_t *const *blocks, const size_t 
       if (num_bad++ == 0) *first_bad = i;
       continue;
     }
-    if (prediction_cache_get(&g->cache, g->key, graph_key(g, &g->graphs[i]), o)) continue;
+    /* the key is built first: g->key may move when it grows */
+    size_t key_len = graph_key(g, &g->graphs[i]);
+    if (prediction_cache_get(&g->cache, g->key, key_len, o)) continue;
     batch_add(&g->batch, &g->graphs[i], NULL, NULL, NULL, NULL);
     g->slot[i] = rows++;
   }
@@ -281,7 +283,10 @@ static int predict(granite_model *g, const uint8_t *const *blocks, const size_t 
       if (g->slot[i] < 0) continue;
       const float *p = g->predictions + (size_t)g->slot[i] * T;
       memcpy(out + (size_t)i * T, p, sizeof(float) * (size_t)T);
-      if (g->cache.capacity > 0) prediction_cache_put(&g->cache, g->key, graph_key(g, &g->graphs[i]), p);
+      if (g->cache.capacity > 0) {
+        size_t key_len = graph_key(g, &g->graphs[i]); /* before g->key is read: it may move */
+        prediction_cache_put(&g->cache, g->key, key_len, p);
+      }
     }
   }
   return num_bad;

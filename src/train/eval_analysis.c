@@ -109,7 +109,7 @@ static int read_facts(const Dataset *ds, const int32_t *ids, int n, BlockFacts *
 
 /* Hex and "; "-separated Intel assembly of block i (malloc'ed strings). */
 static void block_text(const BlockFacts *b, int i, char **hex, char **assembly) {
-  const uint8_t *code = b->code + b->code_offset[i];
+  const uint8_t *code = b->code ? b->code + b->code_offset[i] : NULL; /* NULL: no code was kept */
   size_t len = (size_t)(b->code_offset[i + 1] - b->code_offset[i]);
   *hex = xmalloc(2 * len + 1);
   for (size_t k = 0; k < len; k++) sprintf(*hex + 2 * k, "%02x", code[k]);

@@ -226,6 +226,7 @@ static int build_graph(granite_model *g, int i, const uint8_t *code, size_t size
 }
 
 static void append(granite_model *g, size_t *len, const void *data, size_t bytes) {
+  if (bytes == 0) return; /* data may be NULL then (a graph without edges) */
   grow_array((void **)&g->key, &g->key_cap, *len + bytes, 1);
   memcpy(g->key + *len, data, bytes);
   *len += bytes;

@@ -247,6 +247,7 @@ static size_t graph_key(granite_model *g, const BlockGraph *gr) {
 
 /* The prediction itself, with the model's lock held; allocation failures
  * longjmp out of it. Returns the number of blocks that did not decode. */
+__attribute__((noinline)) /* its locals must not live in the caller's setjmp frame */
 static int predict(granite_model *g, const uint8_t *const *blocks, const size_t *sizes, int n, float *out,
                    int *first_bad) {
   if (n > g->graphs_cap) {

@@ -100,7 +100,7 @@ int checkpoint_file_write(const char *path, const char *header, size_t header_le
 
 /* --------------------------------------------------------------- reading */
 
-static int parse_int64(const char *s, int64_t *out) {
+int checkpoint_parse_int64(const char *s, int64_t *out) {
   char *end;
   errno = 0;
   long long v = strtoll(s, &end, 10);
@@ -210,7 +210,7 @@ int64_t checkpoint_step_from_path(const char *path) {
   for (const char *p = digits; *p; p++)
     if (*p < '0' || *p > '9') return -1;
   int64_t step;
-  if (parse_int64(digits, &step)) return -1;
+  if (checkpoint_parse_int64(digits, &step)) return -1;
   return step;
 }
 

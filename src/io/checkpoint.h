@@ -123,4 +123,8 @@ int checkpoint_index_read(const char *dir, CheckpointIndex *ix);
 int checkpoint_index_write(const char *dir, const CheckpointIndex *ix);
 void checkpoint_index_free(CheckpointIndex *ix);
 
+/* A header value that must be a whole decimal int64 (no sign junk, no
+ * trailing text, no overflow). 0, or -1 if it is not one. */
+int checkpoint_parse_int64(const char *s, int64_t *out);
+
 #endif

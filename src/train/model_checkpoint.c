@@ -203,18 +203,9 @@ int checkpoint_save(const char *dir, const CheckpointContents *c, int max_to_kee
 
 /* --------------------------------------------------------------- reading */
 
-static int parse_int64(const char *s, int64_t *out) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (end == s || *end || errno) return -1;
-  *out = v;
-  return 0;
-}
-
 static int parse_int(const char *s, int *out) {
   int64_t v;
-  if (parse_int64(s, &v) || v < -2147483647LL || v > 2147483647LL) return -1;
+  if (checkpoint_parse_int64(s, &v) || v < -2147483647LL || v > 2147483647LL) return -1;
   *out = (int)v;
   return 0;
 }
@@ -267,7 +258,7 @@ static int parse_header_line(Checkpoint *c, char *line, bool *seen_config, size_
     }
     return 0; /* unknown config keys come from a newer writer: ignored */
   }
-  if (strcmp(key, "global_step") == 0) return parse_int64(value, &c->global_step);
+  if (strcmp(key, "global_step") == 0) return checkpoint_parse_int64(value, &c->global_step);
   if (strcmp(key, "token") == 0) {
     grow_array((void **)&c->vocab.tokens, cap_tokens, (size_t)c->vocab.size + 1,
                sizeof(char *));
@@ -292,7 +283,7 @@ static int parse_header_line(Checkpoint *c, char *line, bool *seen_config, size_
   }
   if (strcmp(key, "num_params") == 0) {
     int64_t n;
-    if (parse_int64(value, &n) || n < 0) return -1;
+    if (checkpoint_parse_int64(value, &n) || n < 0) return -1;
     c->num_params = (size_t)n;
     return 0;
   }
@@ -306,10 +297,10 @@ static int parse_header_line(Checkpoint *c, char *line, bool *seen_config, size_
     }
     return -1;
   }
-  if (strcmp(key, "optimizer.step") == 0) return parse_int64(value, &c->optimizer_step);
+  if (strcmp(key, "optimizer.step") == 0) return checkpoint_parse_int64(value, &c->optimizer_step);
   if (strcmp(key, "rng_state_bytes") == 0) {
     int64_t n;
-    if (parse_int64(value, &n) || n < 0) return -1;
+    if (checkpoint_parse_int64(value, &n) || n < 0) return -1;
     c->rng_state_bytes = (size_t)n;
     return 0;
   }

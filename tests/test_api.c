@@ -81,7 +81,11 @@ static void test_cache(granite_model *g, const uint8_t *code, size_t size) {
   CHECK(granite_predict_batch(g, blocks, sizes, 4, outs) == -1);
   CHECK(granite_set_cache_size(g, 0) == 0);
   CHECK(granite_predict_batch(g, blocks, sizes, 4, ref) == -1);
-  for (int i = 0; i < 8; i++) CHECK((isnan(ref[i]) && isnan(outs[i])) || ref[i] == outs[i]);
+  /* Equal up to rounding: the BLAS path (CPUs without AVX-512) may sum a
+   * row in another order when the batch has another number of rows. */
+  for (int i = 0; i < 8; i++)
+    CHECK_MSG((isnan(ref[i]) && isnan(outs[i])) || fabsf(ref[i] - outs[i]) <= 1e-5f * fabsf(ref[i]), "%d: %.9g vs %.9g", i,
+              ref[i], outs[i]);
   CHECK(granite_set_cache_size(g, GRANITE_DEFAULT_CACHE_SIZE) == 0);
 }
 

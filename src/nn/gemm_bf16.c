@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "nn/parallel.h"
+#include "nn/gemm_tiles.h"
 
 static void pack_row_pairs_bf16(uint32_t *dst, const float *m, int ld, int rows, int cols);
 
@@ -82,58 +82,27 @@ bool gemm_bf16_supported(void) {
   return have;
 }
 
-/* As gemm_kernel.c's tile, with one vdpbf16ps doing two k steps: y[R rows
- * x NV*16 columns] = Σ_p a(i,p)·b[p][...] (+ y), a(i,p) the BF16 pair at
- * a[i*as_i + p*as_p] broadcast to every lane, b rows ldb apart. */
-__attribute__((target("avx512f,avx512bf16"), always_inline)) static inline void tile(
-    float *y, int ldy, const uint32_t *a, size_t as_i, size_t as_p, const uint32_t *b, size_t ldb, int kp,
-    float beta, const int R, const int NV) {
-  __m512 acc[6][4];
-  _Pragma("GCC unroll 6")
-  for (int i = 0; i < R; i++)
-    _Pragma("GCC unroll 6")
-    for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
-  for (int p = 0; p < kp; p++) {
-    const uint32_t *bp = b + (size_t)p * ldb;
-    __m512i wv[4];
-    _Pragma("GCC unroll 6")
-    for (int j = 0; j < NV; j++) {
-      wv[j] = _mm512_loadu_si512(bp + 16 * j);
-      __asm__("" : "+v"(wv[j])); /* keep W in a register (gemm_kernel.c says why) */
-    }
-    _Pragma("GCC unroll 6")
-    for (int i = 0; i < R; i++) {
-      __m512i xb = _mm512_set1_epi32((int)a[(size_t)i * as_i + (size_t)p * as_p]);
-      _Pragma("GCC unroll 6")
-      for (int j = 0; j < NV; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xb, (__m512bh)wv[j]);
-    }
-  }
-  _Pragma("GCC unroll 6")
-  for (int i = 0; i < R; i++)
-    _Pragma("GCC unroll 6")
-    for (int j = 0; j < NV; j++) {
-      float *q = y + (size_t)i * ldy + 16 * j;
-      __m512 v = beta != 0.0f ? _mm512_add_ps(acc[i][j], _mm512_loadu_ps(q)) : acc[i][j];
-      _mm512_storeu_ps(q, v);
-    }
-}
+/* gemm_kernel.c's AVX-512 tile with one vdpbf16ps doing two k steps: a
+ * and b hold BF16 pairs along k, a's pair broadcast to every lane. */
+#define TILE_FN tile_bf16
+#define TILE_TARGET "avx512f,avx512bf16"
+#define VEC __m512
+#define BVEC __m512i
+#define ELEM uint32_t
+#define LANES 16
+#define MAX_NV 4
+#define ZERO() _mm512_setzero_ps()
+#define LOAD_B(p) _mm512_loadu_si512(p)
+#define BCAST(e) _mm512_set1_epi32((int)(e))
+#define MADD(acc, u, v) _mm512_dpbf16_ps(acc, (__m512bh)(u), (__m512bh)(v))
+#define ADD(u, v) _mm512_add_ps(u, v)
+#define LOAD_Y(p) _mm512_loadu_ps(p)
+#define STORE_Y(p, v) _mm512_storeu_ps(p, v)
+#include "nn/gemm_tile_template.h"
 
-#define TILE_CASE(R, NV) \
-  case (R)*8 + (NV): tile(y, ldy, a, as_i, as_p, b, ldb, kp, beta, R, NV); break;
-
-__attribute__((target("avx512f,avx512bf16"))) static void tile_any(float *y, int ldy, const uint32_t *a,
-                                                                     size_t as_i, size_t as_p, const uint32_t *b,
-                                                                     size_t ldb, int kp, float beta, int r, int nv) {
-  switch (r * 8 + nv) {
-    TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(1, 3) TILE_CASE(1, 4)
-    TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(2, 3) TILE_CASE(2, 4)
-    TILE_CASE(3, 1) TILE_CASE(3, 2) TILE_CASE(3, 3) TILE_CASE(3, 4)
-    TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(4, 3) TILE_CASE(4, 4)
-    TILE_CASE(5, 1) TILE_CASE(5, 2) TILE_CASE(5, 3) TILE_CASE(5, 4)
-    TILE_CASE(6, 1) TILE_CASE(6, 2) TILE_CASE(6, 3) TILE_CASE(6, 4)
-  default: break;
-  }
-}
+/* 64 row pairs per pass of the weight gradient: a 64 x 64 slice of dy's
+ * pairs (16 KB) stays in L1 */
+static const GemmTiles tiles_bf16 = {tile_bf16, 16, 4, sizeof(uint32_t), 64};
 
 /* pack_row_pairs_bf16, 16 pairs at a time: both rows rounded by vcvtneps2bf16,
  * widened to 32-bit lanes and merged */
@@ -174,8 +143,6 @@ __attribute__((target("avx512f,avx512bf16"))) static void pack_rows_bf16(uint32_
   }
 }
 
-#define ROW_CHUNK 96 /* as gemm_kernel.c */
-
 bool gemm_bf16_nn(float *y, int ldy, const float *x, int ldx, const uint32_t *w_packed, int rows, int in,
                   int out, float beta) {
   if (!gemm_bf16_supported() || rows <= 0 || in <= 0 || out <= 0 || out % 16 != 0 ||
@@ -185,18 +152,7 @@ bool gemm_bf16_nn(float *y, int ldy, const float *x, int ldx, const uint32_t *w_
   uint32_t *xp = scratch(0, (size_t)rows * kp);
   if (!xp) return false;
   pack_rows_bf16(xp, x, ldx, rows, in);
-  int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-  NN_PARALLEL_FOR(chunks, 2, int ch = 0; ch < chunks; ch++, {
-    int r0 = ch * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
-    for (int c = 0; c < out; c += 64) {
-      int nv = (out - c) >= 64 ? 4 : (out - c) / 16;
-      for (int r = r0; r < r1; r += 6) {
-        int rr = r1 - r >= 6 ? 6 : r1 - r;
-        tile_any(y + (size_t)r * ldy + c, ldy, xp + (size_t)r * kp, (size_t)kp, 1, w_packed + c, (size_t)out, kp,
-                 beta, rr, nv);
-      }
-    }
-  });
+  gemm_tiles_nn(&tiles_bf16, y, ldy, xp, (size_t)kp, w_packed, rows, kp, out, beta);
   return true;
 }
 
@@ -207,25 +163,7 @@ bool gemm_bf16_tn_acc(float *dw, const float *x, int ldx, const float *dy, int r
   if (!xp || !dp) return false;
   pack_row_pairs_bf16(xp, x, ldx, rows, in);
   pack_row_pairs_bf16(dp, dy, out, rows, out);
-  /* dW tile (6 rows of in x 64 columns of out) += Σ_p xp[p][i] · dp[p][c];
-   * threads own disjoint dW rows */
-  int tiles = (in + 5) / 6;
-  const int KC = 64; /* row pairs per pass: a 64 x 64 slice of dp (16 KB) stays in L1 */
-  NN_PARALLEL_REGION((long)rows * in * out, 1L << 20,
-    int nt = nn_threads, th = nn_thread;
-    int t0 = (int)((long)tiles * th / nt), t1 = (int)((long)tiles * (th + 1) / nt);
-    for (int p0 = 0; p0 < kp; p0 += KC) {
-      int pb = kp - p0 < KC ? kp - p0 : KC;
-      for (int c = 0; c < out; c += 64) {
-        int nv = (out - c) >= 64 ? 4 : (out - c) / 16;
-        for (int t = t0; t < t1; t++) {
-          int i = t * 6, rr = in - i >= 6 ? 6 : in - i;
-          tile_any(dw + (size_t)i * out + c, out, xp + (size_t)p0 * in + i, 1, (size_t)in,
-                   dp + (size_t)p0 * out + c, (size_t)out, pb, 1.0f, rr, nv);
-        }
-      }
-    }
-  );
+  gemm_tiles_tn_acc(&tiles_bf16, dw, xp, (size_t)in, dp, kp, in, out);
   return true;
 }
 

@@ -49,6 +49,22 @@ int main(void) {
   CHECK(slow512.peak_lanes == 8 && !strcmp(slow512.peak_isa, "AVX2"));
   CHECK_NEAR(slow512.core_gflops, 8 * 2 * 2 * 3.0, 1e-12, 0);
 
+  /* Zen 3 (family 25 model 1): AVX2+FMA only, 2 FMAs a cycle at 256 bits:
+   * 8 lanes x 2 = 16 FMA lanes a cycle, Zen 4's rate; 1 a cycle gets half */
+  MachinePeak zen3 = avx512_machine(0, 2.02, 3.2), avx2_one = avx512_machine(0, 0.97, 3.2);
+  zen3.isa = avx2_one.isa = "AVX2";
+  zen3.simd_lanes = avx2_one.simd_lanes = 8;
+  machine_compute_peak(&zen3);
+  machine_compute_peak(&avx2_one);
+  CHECK(zen3.fma_measured && zen3.fma_per_cycle == 2 && zen3.peak_lanes == 8 && !strcmp(zen3.peak_isa, "AVX2"));
+  CHECK_NEAR(zen3.core_gflops, 2 * 8 * 2 * 3.2, 1e-12, 0);
+  CHECK_NEAR(avx2_one.core_gflops * 2, zen3.core_gflops, 1e-12, 0);
+  /* a stray 512-bit rate on a CPU without AVX-512 lanes is not used */
+  MachinePeak stray = zen3;
+  stray.fma512_per_cycle = 2;
+  machine_compute_peak(&stray);
+  CHECK_NEAR(stray.core_gflops, zen3.core_gflops, 1e-12, 0);
+
   /* nothing measured: 2 assumed, the clock from /proc/cpuinfo */
   MachinePeak guess = avx512_machine(0, 0, 0);
   CHECK(!guess.fma_measured && guess.fma_per_cycle == 2);
@@ -68,6 +84,10 @@ int main(void) {
   machine_describe_peak(&zen4, 2, buf, sizeof buf);
   CHECK_MSG(strstr(buf, "1 FMA/cycle") && strstr(buf, "1.00 at 512 bits") && strstr(buf, "2.00 at 256 bits") &&
                 strstr(buf, "= 234 GFLOP/s"),
+            "%s", buf);
+  machine_describe_peak(&zen3, 2, buf, sizeof buf);
+  CHECK_MSG(strstr(buf, "2 FMA/cycle") && strstr(buf, "2.02 at 256 bits; no AVX-512") && strstr(buf, "8 lanes (AVX2)") &&
+                strstr(buf, "= 205 GFLOP/s") && !strstr(buf, "512 bits"),
             "%s", buf);
   machine_describe_peak(&guess, 1, buf, sizeof buf);
   CHECK_MSG(strstr(buf, "assumed") != NULL, "%s", buf);

@@ -264,9 +264,12 @@ void machine_describe_peak(const MachinePeak *p, int threads, char *buf, int siz
   else
     snprintf(clock, sizeof clock, "%.3f GHz (/proc/cpuinfo)", p->ghz);
   char units[160];
-  if (p->fma_measured)
+  if (p->fma_measured && p->simd_lanes == 16)
     snprintf(units, sizeof units, "%g FMA/cycle (measured: %.2f at 512 bits, %.2f at 256 bits)",
              p->fma_per_cycle, p->fma512_per_cycle, p->fma256_per_cycle);
+  else if (p->fma_measured) /* no 512-bit rate to show: the CPU has no AVX-512 */
+    snprintf(units, sizeof units, "%g FMA/cycle (measured: %.2f at 256 bits; no AVX-512)", p->fma_per_cycle,
+             p->fma256_per_cycle);
   else
     snprintf(units, sizeof units, "%g FMA/cycle (assumed, not measured)", p->fma_per_cycle);
   if (p->has_fma)

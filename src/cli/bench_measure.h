@@ -4,6 +4,7 @@
 #ifndef GRANITE_CLI_BENCH_MEASURE_H
 #define GRANITE_CLI_BENCH_MEASURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,9 +86,11 @@ int bench_latency_api(const GraniteModel *m, const Vocab *vocab, const char *pat
                       size_t len, int calls, const char *precision, LatencyResult *r, const char *csv,
                       int stream_blocks, CacheResult *cache);
 
-/* GFLOP/s of cblas_sgemm C[M,N] = A[M,K]·B[K,N], best of a few runs lasting
- * about `seconds` in total, with the current thread count. */
-double bench_sgemm_gflops(int M, int N, int K, double seconds);
+/* GFLOP/s of C[M,N] = A[M,K]·B[K,N] by cblas_sgemm, or with own_kernel by
+ * granite's kernel (nn/gemm_kernel.h; 0 when there is none for this CPU),
+ * best of a few runs lasting about `seconds` in total, with the current
+ * thread count. */
+double bench_sgemm_gflops(int M, int N, int K, double seconds, bool own_kernel);
 
 /* Sets the thread count of OpenMP and OpenBLAS. */
 void bench_set_threads(int threads);

@@ -19,6 +19,7 @@
 #include "cli/flags_simple.h"
 #include "io/dataset.h"
 #include "io/vocab.h"
+#include "nn/gemm_kernel.h"
 #include "train/flops.h"
 #include "util/common.h"
 #include "util/machine.h"
@@ -335,7 +336,7 @@ static int bench(int argc, char **argv, StrList *inputs, Vocab *vocab, Dataset *
       {"skip-train", FLAG_BOOL, &skip_train, NULL, "no training measurement"},
       {"skip-predict", FLAG_BOOL, &skip_predict, NULL, "no prediction measurement"},
       {"skip-latency", FLAG_BOOL, &skip_latency, NULL, "no single-block latency measurement"},
-      {"skip-sgemm", FLAG_BOOL, &skip_sgemm, NULL, "no OpenBLAS sgemm reference measurement"},
+      {"skip-sgemm", FLAG_BOOL, &skip_sgemm, NULL, "no sgemm reference measurement (OpenBLAS and granite's own kernel)"},
   };
   FlagTable table = {
       "bench", "[flags]",
@@ -345,7 +346,7 @@ static int bench(int argc, char **argv, StrList *inputs, Vocab *vocab, Dataset *
       "FLOPs are those the reference model defines for the actual batches (spec §7: un-split\n"
       "first layers, dense histogram encoder, backward = 2x the matmuls, Adam 12/param),\n"
       "shown as a fraction of the FP32 peak (cores x FMA units x SIMD lanes x 2 x clock) and\n"
-      "next to the sgemm rate OpenBLAS reaches on this machine.",
+      "next to the sgemm rates OpenBLAS and granite's own kernel reach on this machine.",
       flags, (int)ARRAY_LEN(flags), NULL};
   /* "--json" with no value means stdout */
   char **args = xmalloc((size_t)(argc + 1) * sizeof *args);
@@ -443,15 +444,24 @@ static int bench(int argc, char **argv, StrList *inputs, Vocab *vocab, Dataset *
                  "selects the AVX-512 ones (about 2x the sgemm rate here)\n",
             coretype ? " because OPENBLAS_CORETYPE=" : "", coretype ? coretype : "",
             coretype ? " is set in the environment" : "");
-  double sgemm[MAX_THREAD_COUNTS] = {0};
+  const char *kernels = gemm_kernel_isa();
+  fprintf(out, "matmuls: %s%s\n", kernels ? kernels : "OpenBLAS",
+          kernels ? " kernels of granite (OpenBLAS where they do not apply; GRANITE_NO_AVX512=1, GRANITE_NO_AVX2=1 "
+                    "force the lower paths)"
+                  : " (no granite kernel for this CPU, or GRANITE_NO_AVX2=1)");
+  double sgemm[MAX_THREAD_COUNTS] = {0}, own[MAX_THREAD_COUNTS] = {0};
   const int SG_M = 2000, SG_N = 256, SG_K = 256;
   if (!skip_sgemm)
     for (int i = 0; i < num_thread_counts; i++) {
       bench_set_threads(thread_counts[i]);
-      sgemm[i] = bench_sgemm_gflops(SG_M, SG_N, SG_K, 1.0);
+      sgemm[i] = bench_sgemm_gflops(SG_M, SG_N, SG_K, 1.0, false);
+      own[i] = kernels ? bench_sgemm_gflops(SG_M, SG_N, SG_K, 1.0, true) : 0;
       double peak = machine_peak_for_threads(&mp, thread_counts[i]);
       fprintf(out, "achievable: OpenBLAS sgemm %dx%dx%d, %d thread%s: %.0f GFLOP/s = %.0f%% of peak\n", SG_M, SG_N,
               SG_K, thread_counts[i], thread_counts[i] == 1 ? "" : "s", sgemm[i], sgemm[i] / peak * 100);
+      if (kernels)
+        fprintf(out, "achievable: granite %s kernel, same shape: %.0f GFLOP/s = %.0f%% of peak\n", kernels, own[i],
+                own[i] / peak * 100);
     }
 
   /* --- per configuration --- */
@@ -669,10 +679,12 @@ static int bench(int argc, char **argv, StrList *inputs, Vocab *vocab, Dataset *
     json_string(jf, desc);
     fprintf(jf, ", \"bf16_derivation\": ");
     json_string(jf, bf16_desc);
-    fprintf(jf, ", \"load_average_start\": %.2f, \"load_average_end\": %.2f},\n \"sgemm\": [", load_start, load_end);
+    fprintf(jf, ", \"load_average_start\": %.2f, \"load_average_end\": %.2f, \"matmul_kernels\": \"%s\"},\n \"sgemm\": [",
+            load_start, load_end, kernels ? kernels : "OpenBLAS");
     for (int i = 0; i < num_thread_counts && !skip_sgemm; i++)
-      fprintf(jf, "%s{\"threads\": %d, \"m\": %d, \"n\": %d, \"k\": %d, \"gflops_per_s\": %.2f}", i ? ", " : "",
-              thread_counts[i], SG_M, SG_N, SG_K, sgemm[i]);
+      fprintf(jf, "%s{\"threads\": %d, \"m\": %d, \"n\": %d, \"k\": %d, \"gflops_per_s\": %.2f, "
+                  "\"granite_kernel_gflops_per_s\": %.2f}",
+              i ? ", " : "", thread_counts[i], SG_M, SG_N, SG_K, sgemm[i], own[i]);
     fprintf(jf, "],\n \"data\": {\"input\": ");
     json_string(jf, inputs->items[0]);
     fprintf(jf, ", \"blocks\": %d, \"instructions\": %ld, \"nodes\": %ld, \"edges\": %ld, \"vocab_size\": %d, "

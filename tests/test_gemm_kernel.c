@@ -130,6 +130,10 @@ int main(void) {
     CHECK(y[0] == 7);
     return test_summary("test_gemm_kernel");
   }
+  /* The sweep on one thread (on a loaded machine every parallel region
+   * waits for a descheduled thread); the threaded split below. */
+  int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
   const int wg_rows[] = {1, 5, 40, 333};
   const int wg_ins[] = {1, 6, 7, 128, 130};
   const int wg_outs[] = {1, 7, 16, 64, 80, 128, 131};
@@ -151,6 +155,10 @@ int main(void) {
         check_case(rows[a], ins[b], outs[c], 0.0f, seed++, true);
         check_case(rows[a], ins[b], outs[c], 1.0f, seed++, true);
       }
+  omp_set_num_threads(threads > 1 ? threads : 2); /* chunks and dW rows shared out to threads */
+  check_weight_grad(333, 130, 131, wseed++);
+  check_case(300, 128, 100, 1.0f, seed++, false);
+  check_case(300, 128, 100, 0.0f, seed++, true);
   check_row_independence(256, 256);
   check_row_independence(97, 1); /* the model's last layer: one column */
   check_row_independence(33, 45);

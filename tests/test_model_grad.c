@@ -19,6 +19,45 @@ static float fd_step = 3e-2f;
 /* Edge types the random graphs use: the rows of the model's edge table. */
 static int batch_edge_types = GEMATRIA_NUM_EDGE_TYPES;
 
+/* true: the batches get random dependency DAGs and recurrences (--granite_critical_path). */
+static bool batch_critical_path = false;
+
+/* Random DAG over each block's instructions (each earlier instruction a
+ * predecessor with probability 1/2) and two recurrences per block. */
+static void make_critical_path(Batch *b) {
+  int B = b->num_blocks, I = b->num_instructions;
+  b->dep_offset = malloc(sizeof(int32_t) * (I + 1));
+  b->dep_from = malloc(sizeof(int32_t) * (I * I + 1));
+  b->rec_offset = malloc(sizeof(int32_t) * (B + 1));
+  b->rec_writer = malloc(sizeof(int32_t) * 2 * B);
+  b->rec_reader_offset = malloc(sizeof(int32_t) * (2 * B + 1));
+  b->rec_readers = malloc(sizeof(int32_t) * 4 * B);
+  int d = 0, r = 0, k = 0;
+  b->dep_offset[0] = 0, b->rec_offset[0] = 0, b->rec_reader_offset[0] = 0;
+  for (int i = 0, first = 0; i < I; i++) {
+    if (i > 0 && b->instruction_block[i] != b->instruction_block[i - 1]) first = i;
+    for (int p = first; p < i; p++)
+      if (rng_below(&rng, 2)) b->dep_from[d++] = p;
+    b->dep_offset[i + 1] = d;
+  }
+  for (int blk = 0, first = 0; blk < B; blk++) {
+    int end = first;
+    while (end < I && b->instruction_block[end] == blk) end++;
+    for (int q = 0; q < 2 && end > first; q++) {
+      int w = first + (int)rng_below(&rng, (uint64_t)(end - first));
+      int a = first + (int)rng_below(&rng, (uint64_t)(w - first + 1));
+      int c = first + (int)rng_below(&rng, (uint64_t)(w - first + 1));
+      b->rec_readers[k++] = a < c ? a : c;
+      if (a != c) b->rec_readers[k++] = a < c ? c : a;
+      b->rec_writer[r] = w;
+      b->rec_reader_offset[++r] = k;
+    }
+    b->rec_offset[blk + 1] = r;
+    first = end;
+  }
+  b->num_deps = d, b->num_recurrences = r, b->num_rec_readers = k;
+}
+
 /* A batch of random graphs: nodes per block in sizes[], about 1.2 edges per node. */
 static void make_batch(Batch *b, const int *sizes, int blocks, int T) {
   memset(b, 0, sizeof(*b));
@@ -55,12 +94,15 @@ static void make_batch(Batch *b, const int *sizes, int blocks, int T) {
     }
   }
   b->node_offset[blocks] = n, b->edge_offset[blocks] = m;
+  if (batch_critical_path) make_critical_path(b);
 }
 
 static void free_batch(Batch *b) {
   free(b->node_tokens); free(b->global_tokens); free(b->node_block); free(b->edge_types);
   free(b->senders); free(b->receivers); free(b->edge_block); free(b->node_offset);
   free(b->edge_offset); free(b->instruction_nodes); free(b->instruction_block);
+  free(b->dep_offset); free(b->dep_from); free(b->rec_offset); free(b->rec_writer);
+  free(b->rec_reader_offset); free(b->rec_readers);
 }
 
 /* L = Σ c·block_predictions, in double */
@@ -230,6 +272,7 @@ int main(void) {
   check_config("loop-carried+scale", &c);
   batch_edge_types = GEMATRIA_NUM_EDGE_TYPES;
 
+
   base(&c); /* every LN off, readout and task layers with projected residuals, 2 tasks */
   c.graph_module_layer_normalization = false;
   c.readout_input_layer_normalization = false;
@@ -266,6 +309,17 @@ int main(void) {
   c.readout_residual_connections = true;
   c.node_update_layers[0] = 4, c.num_node_update_layers = 1;
   check_config("seq2seq, graph LN off", &c);
+
+  base(&c); /* the critical-path read-out: latency heads, longest paths, smooth max; 2 tasks */
+  c.critical_path = true;
+  c.output_scale = 3.0f;
+  c.num_tasks = 2;
+  batch_critical_path = true;
+  check_config("critical path", &c);
+  c.graph_module_residual_connections = true;
+  c.num_message_passing_iterations = 3;
+  check_config("critical path, residual", &c);
+  batch_critical_path = false;
 
   /* bad configurations give an error, not a crash */
   base(&c);

@@ -141,14 +141,33 @@ static void check_config(const char *name, const GraniteConfig *cfg) {
   /* finite differences: per tensor the largest-gradient entry and two random ones */
   double worst = 0;
   char worst_at[256] = "";
-  int probes = 0;
+  int probes = 0, zero_tensors = 0;
   for (int i = 0; i < m.num_tensors; i++) {
     const ParamTensor *t = &m.tensors[i];
     int size = t->rows * t->cols, best = 0;
     double gmax = 0;
     for (int k = 0; k < size; k++)
       if (fabs(grad[t->offset + k]) > gmax) gmax = fabs(grad[t->offset + k]), best = k;
-    if (gmax == 0) continue; /* structurally zero (e.g. unread last-iteration LN) */
+    if (gmax == 0) {
+      /* allowed only for a tensor the output does not read (e.g. the
+       * last iteration's unread LN): then moving the whole tensor at once,
+       * along a random direction, leaves the objective exactly unchanged. A
+       * tensor the backward pass forgot changes it. */
+      float *save = malloc(sizeof(float) * size), h = fd_step * 0.1f;
+      memcpy(save, m.params + t->offset, sizeof(float) * size);
+      float *dir = malloc(sizeof(float) * size);
+      for (int k = 0; k < size; k++) dir[k] = rng_below(&rng, 2) ? 1.0f : -1.0f;
+      for (int k = 0; k < size; k++) m.params[t->offset + k] = save[k] + h * dir[k];
+      double Lp = objective(&m, &b, c, out, bp);
+      for (int k = 0; k < size; k++) m.params[t->offset + k] = save[k] - h * dir[k];
+      double Lm = objective(&m, &b, c, out, bp);
+      memcpy(m.params + t->offset, save, sizeof(float) * size);
+      free(save), free(dir);
+      zero_tensors++;
+      CHECK_MSG(Lp == Lm, "%s: %s: backward gives an all-zero gradient, but the objective moves with it "
+                "(directional finite difference %.6g)", name, t->name, (Lp - Lm) / (2.0 * h));
+      continue;
+    }
     if (getenv("GRAD_PROBE") && strcmp(getenv("GRAD_PROBE"), t->name) == 0) {
       /* debugging aid: the finite difference of one entry over a sweep of steps */
       size_t at = t->offset + atoi(getenv("GRAD_PROBE_INDEX") ? getenv("GRAD_PROBE_INDEX") : "0");
@@ -187,8 +206,8 @@ static void check_config(const char *name, const GraniteConfig *cfg) {
       }
     }
   }
-  printf("%-22s %3d tensors, %3d probes, worst FD rel err %.3g (%s)\n", name, m.num_tensors, probes, worst,
-         worst_at);
+  printf("%-22s %3d tensors (%d with zero gradient, checked unread), %3d probes, worst FD rel err %.3g (%s)\n", name,
+         m.num_tensors, zero_tensors, probes, worst, worst_at);
   CHECK_MSG(worst < 2e-2, "%s: %s", name, worst_at);
 
   /* split vs reference path: same outputs and gradients up to rounding */

@@ -187,16 +187,19 @@ static bool first_iteration_tables(GraniteModel *model) {
   if (!w->inference_only || w->reference_path) return false;
   if (w->tab_e && w->tab_generation == w->weights_generation) return true;
   int N = c->node_embedding_size, E = c->edge_embedding_size, V = c->vocab_size, d0 = w->edge.dims[0];
-  size_t need = ((size_t)NUM_EDGE_TYPES + 2 * (size_t)V) * d0;
+  /* the model's edge table: 9 rows without loop-carried edges (NUM_EDGE_TYPES
+   * rows would read the start of the next tensor as a tenth edge type) */
+  size_t types = (size_t)granite_num_edge_types(c);
+  size_t need = (types + 2 * (size_t)V) * d0;
   if (need > w->tab_floats) {
     free(w->tab_e);
     w->tab_e = xmalloc(need * sizeof(float));
     w->tab_floats = need;
   }
-  w->tab_r = w->tab_e + (size_t)NUM_EDGE_TYPES * d0;
+  w->tab_r = w->tab_e + types * d0;
   w->tab_s = w->tab_r + (size_t)V * d0;
   const float *P = model->params, *W = P + w->edge.w[0];
-  matmul_forward(w->tab_e, d0, P + w->edge_emb, E, W, NUM_EDGE_TYPES, E, d0, 0.0f);
+  matmul_forward(w->tab_e, d0, P + w->edge_emb, E, W, (int)types, E, d0, 0.0f);
   matmul_forward(w->tab_r, d0, P + w->node_emb, N, W + (size_t)E * d0, V, N, d0, 0.0f);
   matmul_forward(w->tab_s, d0, P + w->node_emb, N, W + (size_t)(E + N) * d0, V, N, d0, 0.0f);
   w->tab_generation = w->weights_generation;

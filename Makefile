@@ -7,9 +7,11 @@ PREFIX ?= /usr/local
 SAN_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 15
-# Every sanitizer report is fatal; leaks are reported at exit.
+# Every sanitizer report is fatal; leaks are reported at exit, except other
+# libraries' (tests/lsan.supp; Open MPI's: tests/lib_mpi.sh).
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 all: build
 
 deps:

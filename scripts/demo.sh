@@ -46,4 +46,17 @@ echo "== predict"
 head -5 "$OUT/predicted.csv"
 echo "== show one block"
 "$GRANITE" show 4829d38b44246c8b54246848c1fb034829d04839c3
+# A few bundled blocks timed on this CPU (docs/measure.md): one worker, a few
+# seconds. Where measuring is impossible (no x86-64, seccomp refused, a sandbox
+# that forbids fork) the demo says so and goes on.
+echo "== measure (every 100th bundled block on this CPU; cycles per 100 iterations vs llvm-mca znver4)"
+awk 'NR % 100 == 1' data/sample/znver4.csv > "$OUT/measure-input.csv"
+if "$GRANITE" measure --jobs 1 --csv "$OUT/measured.csv" "$OUT/measure-input.csv" &&
+   grep -q '^[^,]*,[^,]*,[^,]*,ok,' "$OUT/measured.csv"; then
+  awk -F, 'NR == FNR { mca[$1] = $2; next }
+           FNR > 1 && $4 == "ok" && shown++ < 5 { printf "  %-40s measured %6.0f  llvm-mca %6d\n", substr($3, 1, 40), $6, mca[$3] }' \
+    "$OUT/measure-input.csv" "$OUT/measured.csv"
+else
+  echo "measure: no block could be measured on this machine (see the lines above); skipped"
+fi
 echo "demo finished: outputs in $OUT/"

@@ -30,24 +30,49 @@ def read_reference(path):
 
 
 def kendall_tau_b(x, y):
+    """Kendall's tau-b in O(n log n) (Knight 1966): sort by (x, y), then count
+    the discordant pairs as the swaps of a merge sort on y. A quadratic loop takes
+    minutes in Python on the 20,000 blocks of docs/measure.md."""
     n = len(x)
-    concordant = discordant = ties_x = ties_y = 0
-    for i in range(n):
-        xi, yi = x[i], y[i]
-        for j in range(i + 1, n):
-            dx, dy = xi - x[j], yi - y[j]
-            if dx == 0 and dy == 0:
-                continue
-            if dx == 0:
-                ties_x += 1
-            elif dy == 0:
-                ties_y += 1
-            elif (dx > 0) == (dy > 0):
-                concordant += 1
+    pairs = sorted(zip(x, y))
+    n0 = n * (n - 1) // 2
+
+    def tied_pairs(keys):
+        total = run = 0
+        for i in range(1, len(keys) + 1):
+            if i < len(keys) and keys[i] == keys[i - 1]:
+                run += 1
             else:
-                discordant += 1
-    denom = ((concordant + discordant + ties_x) * (concordant + discordant + ties_y)) ** 0.5
-    return (concordant - discordant) / denom if denom else float("nan")
+                total += run * (run + 1) // 2
+                run = 0
+        return total
+
+    ties_x = tied_pairs([p[0] for p in pairs])
+    ties_xy = tied_pairs(pairs)
+    ys = [p[1] for p in pairs]
+    swaps = 0
+    width = 1
+    while width < n:  # bottom-up merge sort; a pair is discordant iff it is swapped
+        merged = []
+        for lo in range(0, n, 2 * width):
+            a, b = ys[lo:lo + width], ys[lo + width:lo + 2 * width]
+            i = j = 0
+            while i < len(a) and j < len(b):
+                if b[j] < a[i]:
+                    merged.append(b[j])
+                    swaps += len(a) - i
+                    j += 1
+                else:
+                    merged.append(a[i])
+                    i += 1
+            merged.extend(a[i:])
+            merged.extend(b[j:])
+        ys = merged
+        width *= 2
+    ties_y = tied_pairs(ys)
+    concordant_minus_discordant = n0 - ties_x - ties_y + ties_xy - 2 * swaps
+    denom = ((n0 - ties_x) * (n0 - ties_y)) ** 0.5
+    return concordant_minus_discordant / denom if denom else float("nan")
 
 
 def pct(values, p):

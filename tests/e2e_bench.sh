@@ -16,7 +16,8 @@ grep -q "FP32 peak: .* = [0-9]* GFLOP/s" "$T/out.txt" || fail "no peak derivatio
 grep -q "^default *1 *fp32 *train" "$T/out.txt" || fail "no 1-thread training row"
 grep -q "^default *2 data *fp32 *predict" "$T/out.txt" || fail "no 2-thread prediction row"
 grep -q "^latency default" "$T/out.txt" || fail "no latency line"
-python3 - "$T/r.json" "$T/g.jsonl" <<'PY' || fail "JSON or graph dump wrong"
+V=$(sed -n 's/.*(vocabulary size \([0-9]*\)).*/\1/p' "$T/out.txt")
+python3 - "$T/r.json" "$T/g.jsonl" "${V:-0}" <<'PY' || fail "JSON or graph dump wrong"
 import json, sys
 r = json.load(open(sys.argv[1]))
 m = r["machine"]
@@ -35,6 +36,32 @@ for x in runs:
         assert p["steps"] >= 1 and p["blocks"] > 0 and p["flops"] > 0, p
         assert 0 < p["fraction_of_peak"] < 5, p
         assert p["peak_rss_mib"] > 0
+# FLOP totals against the counting rules of src/train/flops.h (spec 7), written
+# out here for the default config (embeddings 128, K = 8, one dense layer per
+# update, layer norms on, no readout layers, one task): the model's work is
+# affine in the batch's blocks, nodes and edges, so the totals of the phase
+# give its total exactly.
+V, E = int(sys.argv[3]), 128
+assert V > 0, "no vocabulary size printed"
+def forward(p):
+    B, N, Ed = p["blocks"], p["nodes"], p["edges"]
+    enc = 2 * V * E * B
+    it_mm = Ed * 2 * 4 * E * E + N * 2 * 3 * E * E + B * 2 * 3 * E * E
+    it_other = (Ed + N + B) * E + 2 * Ed * E + N * E + 8 * E * (Ed + N + B)
+    mm = enc + 8 * it_mm + B * 2 * E
+    other = E * B + 8 * it_other + 2 * 8 * E * B
+    return mm, enc, other
+for x in runs:
+    mm, enc, other = forward(x["predict"])
+    want = mm + other
+    assert abs(x["predict"]["flops"] - want) <= 1e-9 * want, ("predict FLOPs", x["predict"]["flops"], want)
+    t = x["train"]
+    mm, enc, other = forward(t)
+    fwd_bwd = mm + other + 2 * (mm - enc) + enc + other
+    # the rest is the optimizer, 12 FLOPs per parameter per step
+    params = (t["flops"] - fwd_bwd) / (12 * t["steps"])
+    ref = V * E + 9 * E + V * E + E + (4 * E * E + E) + 2 * (3 * E * E + E) + 2 * 8 * 3 * E + 2 * 2 * E + E
+    assert abs(params - ref) <= 1e-6 * ref, ("train FLOPs imply", params, "parameters, the model has", ref)
 assert r["results"][0]["latency"]["median_ms"] > 0
 assert r["results"][0]["latency_api"]["median_ms"] > 0
 cache = r["results"][0]["cache"]

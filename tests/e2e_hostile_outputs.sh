@@ -102,6 +102,33 @@ no_temps $T hole5
 [ "$(wc -l <$T/keep.csv)" -eq 40 ] || fail "hole5: the CSV has $(wc -l <$T/keep.csv) rows, want 40"
 check; check; check; check
 
+# collect_outputs: filter, extract and cost write through the same output
+# code: an output that is an input is refused, a failing run keeps the
+# existing CSV, links stay links
+cksum $T/b.tfrecord >$T/sums
+"$G" filter --output $T/b.tfrecord $T/b.tfrecord 2>$T/e && fail "filter --output <input> exited 0"
+one_error $T/e "is the input file" collect_filter_output
+"$G" filter --output $T/f.tfrecord --csv $T/b_hard.tfrecord $T/b.tfrecord 2>$T/e && fail "filter --csv <input> exited 0"
+one_error $T/e "is the input file" collect_filter_csv
+cp /bin/true $T/prog
+"$G" extract --csv $T/prog $T/prog 2>$T/e && fail "extract --csv <input> exited 0"
+one_error $T/e "is the input file" collect_extract_csv
+"$G" cost --checkpoint $CK --csv $T/prog $T/prog 2>$T/e && fail "cost --csv <the ELF file> exited 0"
+one_error $T/e "is the input file" collect_cost_elf
+"$G" cost --checkpoint $CK --csv $CK $T/prog 2>$T/e && fail "cost --csv <the checkpoint> exited 0"
+one_error $T/e "is the input file" collect_cost_checkpoint
+cmp -s /bin/true $T/prog && cksum $T/b.tfrecord | cmp -s - $T/sums || fail "collect_outputs: an input was changed"
+printf 'old\n' >$T/keep2.csv
+(ulimit -f 1; "$G" filter --quiet --output $T/f.tfrecord --csv $T/keep2.csv $T/small.tfrecord) 2>$T/e &&
+  fail "filter over the file size limit exited 0"
+[ "$(cat $T/keep2.csv)" = old ] || fail "collect_filter_ulimit: the CSV was changed: $(head -c 100 $T/keep2.csv)"
+[ -e $T/f.tfrecord ] && fail "collect_filter_ulimit: a partial $T/f.tfrecord exists"
+"$G" filter --quiet --output $T/to_null --csv $T/keep2.csv $T/small.tfrecord 2>$T/e || fail "filter to a link: $(cat $T/e)"
+[ -L $T/to_null ] || fail "collect_filter_link: the link to /dev/null was replaced"
+[ "$(wc -l <$T/keep2.csv)" -ge 30 ] || fail "collect_filter: the CSV has $(wc -l <$T/keep2.csv) rows"
+no_temps $T collect_outputs
+check; check; check; check
+
 # hole6_signal: SIGTERM (Ctrl-C's SIGINT is ignored by background jobs of a
 # script; the same handler serves both) while predict holds its temporary
 # output (it waits to open a FIFO given as the CSV) removes the temporary file

@@ -66,5 +66,21 @@ done
 grep -a -q '^config.loop_carried_edges=false$' $T/plain/model.ckpt-2 || fail "default model has loop-carried edges"
 grep -a -q '^config.output_scale=1$' $T/plain/model.ckpt-2 || fail "default model's output scale is not 1"
 
+# 7. --granite_critical_path: stored in the checkpoint, used by eval and
+#    predict, a contradicting flag refused; the default model has it off.
+"$G" train --gematria_checkpoint_dir=$T/cp --gematria_tokens_file=data/sample/vocab.txt --gematria_input_file=$DATA \
+  --gematria_training_num_epochs=4 --granite_output_scale=auto --granite_critical_path $SMALL 2>$T/cp.err ||
+  fail "critical-path training: $(tail -1 $T/cp.err)"
+grep -a -q '^config.critical_path=true$' $T/cp/model.ckpt-4 || fail "checkpoint lacks critical_path=true"
+grep -a -q '^tensor=critical_path/task_0/w 16 1$' $T/cp/model.ckpt-4 || fail "checkpoint lacks the latency head"
+grep -a -q '^config.critical_path=false$' $T/plain/model.ckpt-2 || fail "default model has the critical path"
+"$G" eval --gematria_checkpoint_file=$T/cp/model.ckpt-4 --gematria_input_file=$DATA --noerror_analysis \
+  >$T/cp.eval 2>&1 || fail "critical-path eval: $(tail -1 $T/cp.eval)"
+"$G" predict --gematria_checkpoint_file=$T/cp/model.ckpt-4 --gematria_input_file=$DATA \
+  --gematria_output_file=$T/cp.tfrecord 2>$T/cp.pred || fail "critical-path predict: $(tail -1 $T/cp.pred)"
+"$G" eval --gematria_checkpoint_file=$T/cp/model.ckpt-4 --gematria_input_file=$DATA --nogranite_critical_path \
+  >/dev/null 2>$T/cp.contra && fail "eval accepted --nogranite_critical_path against the checkpoint"
+grep -q 'granite_critical_path' $T/cp.contra || fail "contradiction error does not name the flag: $(cat $T/cp.contra)"
+
 [ $FAILS -eq 0 ] && echo "e2e_model_options: ok (output scale $SCALE, median label $MEDIAN, eval MAPE $MAPE% after 40 steps)"
 [ $FAILS -eq 0 ]

@@ -71,6 +71,50 @@ expect_grep '"step": 30' $T/bbs_20u7_model6/metrics.jsonl
 [ "$(count_source $T/test.tfrecord)" -eq $((in_sources + 1)) ] || fail "model 6 predict: no extra source"
 [ "$(wc -l <$T/test.csv)" -eq 2157 ] || fail "predict CSV has $(wc -l <$T/test.csv) lines"
 grep -q '^[0-9a-f]*,[0-9.]*$' $T/test.csv || fail "predict CSV lines are not hex,prediction"
+# every CSV line is its record: the block's machine code and the prediction
+# predict wrote into the record (read here with a protobuf decoder of its own)
+python3 - $T/test.tfrecord $T/test.csv <<'PY' || fail "predict CSV does not match the predictions in the TFRecord"
+import struct, sys
+def varint(b, i):
+    v = s = 0
+    while True:
+        c = b[i]; i += 1; v |= (c & 0x7f) << s; s += 7
+        if c < 0x80: return v, i
+def fields(b):
+    i = 0
+    while i < len(b):
+        key, i = varint(b, i)
+        f, w = key >> 3, key & 7
+        if w == 0: v, i = varint(b, i)
+        elif w == 1: v = b[i:i + 8]; i += 8
+        elif w == 5: v = b[i:i + 4]; i += 4
+        elif w == 2: n, i = varint(b, i); v = b[i:i + n]; i += n
+        else: raise ValueError("wire type %d" % w)
+        yield f, w, v
+def doubles(w, v):
+    return list(struct.unpack("<%dd" % (len(v) // 8), v)) if w == 2 else [struct.unpack("<d", v)[0]]
+data = open(sys.argv[1], "rb").read()
+rows = [l.rstrip("\n").split(",") for l in open(sys.argv[2])]
+i = n = 0
+while i < len(data):
+    (length,) = struct.unpack("<Q", data[i:i + 8]); rec = data[i + 12:i + 12 + length]; i += 16 + length
+    code, pred = b"", None
+    for f, w, v in fields(rec):
+        if f == 1:
+            for g, _, mi in fields(v):
+                if g == 1: code += b"".join(c for h, _, c in fields(mi) if h == 3)
+        elif f == 2:
+            source, values = "", []
+            for g, wt, x in fields(v):
+                if g == 1: source = x.decode()
+                elif g == 2: values += doubles(wt, x)
+            if source.startswith("granite: model.ckpt-30"): pred = values
+    hexcode, value = rows[n]
+    assert hexcode == code.hex(), (n, hexcode, code.hex())
+    assert pred and len(pred) == 1 and abs(float(value) - pred[0]) <= 5e-7 + 1e-6 * abs(pred[0]), (n, value, pred)
+    n += 1
+assert n == len(rows) == 2157, (n, len(rows))
+PY
 
 # ---- Model 7: as model 4 on "1M" blocks ----
 "$G" --gematria_action=train --gematria_checkpoint_dir=$T/bbs_20u7_model7/ --gematria_learning_rate=0.001 \

@@ -176,11 +176,13 @@ static int oom_child(int threads) {
   return 0;
 }
 
+/* Under AddressSanitizer (make check-sanitize) an allocation that fails must
+ * return NULL as the C library's does, not abort: the state a program linking
+ * granite is in. Read by the ASan runtime at start-up; unused elsewhere. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+
 static void test_out_of_memory(void) {
-#if defined(__SANITIZE_ADDRESS__)
-  fprintf(stderr, "test_api_contract: address-space limit not usable under AddressSanitizer; OOM part skipped\n");
-  return;
-#endif
   for (int threads = 1; threads <= 2; threads++) {
     char err_text[4096];
     StderrCapture cap;

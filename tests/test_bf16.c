@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "nn/gemm_bf16.h"
 #include "nn/linear.h"
+#include "random_graph.h"
 #include "testing.h"
 #include "util/rng.h"
 
@@ -91,27 +92,6 @@ static void check_kernels(void) {
   free(x), free(w), free(y), free(dx), free(dw), free(wp), free(wt), free(wt80);
 }
 
-static void make_graph(BlockGraph *g, int n, int V) {
-  memset(g, 0, sizeof *g);
-  int m = n + n / 3;
-  g->num_nodes = n, g->num_edges = m;
-  g->node_tokens = malloc(sizeof(int32_t) * n);
-  g->node_types = malloc(n);
-  g->edge_types = malloc(m);
-  g->senders = malloc(sizeof(int32_t) * m);
-  g->receivers = malloc(sizeof(int32_t) * m);
-  for (int i = 0; i < n; i++) {
-    g->node_tokens[i] = (int32_t)rng_below(&rng, V);
-    g->node_types[i] = i % 3 == 0 ? NODE_INSTRUCTION : NODE_REGISTER;
-    g->num_instructions += i % 3 == 0;
-  }
-  for (int j = 0; j < m; j++) {
-    g->edge_types[j] = (uint8_t)rng_below(&rng, NUM_EDGE_TYPES);
-    g->senders[j] = (int32_t)rng_below(&rng, n);
-    g->receivers[j] = (int32_t)rng_below(&rng, n);
-  }
-}
-
 static double norm_diff(const float *a, const float *b, size_t n, int *nonfinite) {
   double d = 0, s = 0;
   for (size_t i = 0; i < n; i++) {
@@ -138,7 +118,7 @@ static void check_model(void) {
   float label = 1.0f;
   uint8_t mask = 1;
   for (int k = 0; k < BLOCKS; k++) {
-    make_graph(&g[k], 6 + (int)rng_below(&rng, 20), V);
+    random_graph(&g[k], 6 + (int)rng_below(&rng, 20), V, granite_num_edge_types(&cfg), &rng);
     batch_add(&b, &g[k], &label, &mask, NULL, NULL);
   }
   size_t P = m.num_params;

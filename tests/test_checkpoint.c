@@ -441,6 +441,54 @@ static void test_names(void) {
   CHECK(checkpoint_step_from_path("ckpt-3") == -1);
 }
 
+/* --granite_critical_path: stored in the config with its latency heads;
+ * a file from before the field reads as off; a bad value is refused. */
+static void test_critical_path_field(Fixture *f) {
+  GraniteModel m;
+  GraniteConfig c;
+  granite_config_default(&c);
+  c.vocab_size = 5, c.num_tasks = 2;
+  c.node_embedding_size = c.edge_embedding_size = c.global_embedding_size = 4;
+  c.num_message_passing_iterations = 2;
+  c.critical_path = true;
+  CHECK(granite_model_create(&m, &c) == 0);
+  for (size_t i = 0; i < m.num_params; i++) m.params[i] = (float)i * 0.001f;
+  CheckpointContents cc = contents(f, 5, NAN);
+  cc.model = &m;
+  cc.optimizer = NULL;
+  char path[4096], old[4096], bad[4096], msg[512];
+  path_in(path, sizeof path, "cp.ckpt");
+  CHECK(checkpoint_write_file(path, &cc) == 0);
+  Checkpoint k;
+  CHECK(checkpoint_open(&k, path) == 0);
+  CHECK(k.config.critical_path);
+  GraniteModel m2;
+  CHECK(granite_model_create(&m2, &k.config) == 0);
+  CHECK(checkpoint_load_params(&k, &m2) == 0);
+  const ParamTensor *head = granite_find_tensor(&m2, "critical_path/task_1/w");
+  CHECK(head && head->rows == 4 && m2.params[head->offset + 3] == m.params[head->offset + 3]);
+  checkpoint_close(&k);
+  granite_model_destroy(&m2);
+
+  path_in(bad, sizeof bad, "cp-bad.ckpt");
+  rewrite_header(path, bad, "config.critical_path=true\n", "config.critical_path=maybe\n");
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
+  CHECK_MSG(strstr(msg, "cp-bad.ckpt") && strstr(msg, "header line"), "%s", msg);
+  checkpoint_close(&k);
+  granite_model_destroy(&m);
+
+  /* the fixture's model (option off) with the line removed: an older file */
+  CheckpointContents plain = contents(f, 6, NAN);
+  path_in(path, sizeof path, "plain.ckpt");
+  CHECK(checkpoint_write_file(path, &plain) == 0);
+  path_in(old, sizeof old, "old.ckpt");
+  rewrite_header(path, old, "config.critical_path=false\n", "");
+  CHECK(checkpoint_open(&k, old) == 0);
+  CHECK(!k.config.critical_path);
+  CHECK(memcmp(&k.config, &f->model.cfg, sizeof k.config) == 0);
+  checkpoint_close(&k);
+}
+
 int main(void) {
   if (!mkdtemp(g_dir)) {
     fprintf(stderr, "cannot create a temporary directory\n");
@@ -455,6 +503,7 @@ int main(void) {
   test_lying_num_params(&f);
   test_token_list_against_vocab_size(&f);
   test_latest_by_stored_step(&f);
+  test_critical_path_field(&f);
   optimizer_free(&f.opt);
   checkpoint_meta_free(&f.meta);
   free_model(&f.model);

@@ -361,7 +361,7 @@ static void test_records(void) {
   int fd = mkstemp(path);
   close(fd);
   BlockSink sink;
-  CHECK(block_sink_open(&sink, path, NULL) == 0);
+  CHECK(block_sink_open(&sink, path, NULL, NULL, 0) == 0);
   Extractor x;
   extractor_init(&x, &sink);
   char err[256];

@@ -144,7 +144,7 @@ static void test_records(void) {
   char path[] = "/tmp/granite_test_filter_XXXXXX";
   close(mkstemp(path));
   BlockSink sink;
-  CHECK(block_sink_open(&sink, path, NULL) == 0);
+  CHECK(block_sink_open(&sink, path, NULL, NULL, 0) == 0);
   FilterOptions opt = {0};
   Filter f;
   filter_init(&f, &opt, &sink);
@@ -198,7 +198,7 @@ static void test_records(void) {
   BlockSink none;
   char other[] = "/tmp/granite_test_filter_out_XXXXXX";
   close(mkstemp(other));
-  CHECK(block_sink_open(&none, other, NULL) == 0);
+  CHECK(block_sink_open(&none, other, NULL, NULL, 0) == 0);
   filter_init(&f, &opt, &none);
   StderrCapture cap;
   char msg[512];

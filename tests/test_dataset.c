@@ -533,7 +533,7 @@ static void test_samplers(void) {
 static void test_fixture(void) {
   const char *dir = shared_data_dir();
   if (!dir) {
-    fprintf(stderr, "shared data not found: fixture test skipped\n");
+    test_skip("../shared/data not found: the Gematria fixture test");
     return;
   }
   char path[512], tokens[512];

@@ -489,7 +489,7 @@ static int check_array(const char *what, int block, const int *want, int nwant, 
 static void test_fixture(void) {
   const char *dir = shared_data_dir();
   if (!dir) {
-    fprintf(stderr, "shared data not found: fixture test skipped\n");
+    test_skip("../shared/data not found: the Gematria fixture test");
     return;
   }
   char path[512], tokens_path[512], jsonl_path[512];

@@ -239,7 +239,10 @@ int main(void) {
   fflush(stdout);
   CHECK(blocks == 5000);
   CHECK(decode_failures == 0);
-  CHECK_MSG(inst_pct >= 98.0, "instruction agreement %.2f%% < 98%%", inst_pct);
-  CHECK_MSG(token_pct >= 99.0, "token agreement %.2f%% < 99%%", token_pct);
+  /* floors just under what the canonicalizer measures (36,441 of 36,551
+   * instructions, 99.70%; 309,522 of 309,632 tokens, 99.96%): the data are
+   * fixed, so a drop of a few dozen instructions is a regression */
+  CHECK_MSG(inst_pct >= 99.65, "instruction agreement %.2f%% < 99.65%%", inst_pct);
+  CHECK_MSG(token_pct >= 99.94, "token agreement %.2f%% < 99.94%%", token_pct);
   return test_summary("test_llvm_agreement");
 }

@@ -19,6 +19,45 @@ static float fd_step = 3e-2f;
 /* Edge types the random graphs use: the rows of the model's edge table. */
 static int batch_edge_types = GEMATRIA_NUM_EDGE_TYPES;
 
+/* true: the batches get random dependency DAGs and recurrences (--granite_critical_path). */
+static bool batch_critical_path = false;
+
+/* Random DAG over each block's instructions (each earlier instruction a
+ * predecessor with probability 1/2) and two recurrences per block. */
+static void make_critical_path(Batch *b) {
+  int B = b->num_blocks, I = b->num_instructions;
+  b->dep_offset = malloc(sizeof(int32_t) * (I + 1));
+  b->dep_from = malloc(sizeof(int32_t) * (I * I + 1));
+  b->rec_offset = malloc(sizeof(int32_t) * (B + 1));
+  b->rec_writer = malloc(sizeof(int32_t) * 2 * B);
+  b->rec_reader_offset = malloc(sizeof(int32_t) * (2 * B + 1));
+  b->rec_readers = malloc(sizeof(int32_t) * 4 * B);
+  int d = 0, r = 0, k = 0;
+  b->dep_offset[0] = 0, b->rec_offset[0] = 0, b->rec_reader_offset[0] = 0;
+  for (int i = 0, first = 0; i < I; i++) {
+    if (i > 0 && b->instruction_block[i] != b->instruction_block[i - 1]) first = i;
+    for (int p = first; p < i; p++)
+      if (rng_below(&rng, 2)) b->dep_from[d++] = p;
+    b->dep_offset[i + 1] = d;
+  }
+  for (int blk = 0, first = 0; blk < B; blk++) {
+    int end = first;
+    while (end < I && b->instruction_block[end] == blk) end++;
+    for (int q = 0; q < 2 && end > first; q++) {
+      int w = first + (int)rng_below(&rng, (uint64_t)(end - first));
+      int a = first + (int)rng_below(&rng, (uint64_t)(w - first + 1));
+      int c = first + (int)rng_below(&rng, (uint64_t)(w - first + 1));
+      b->rec_readers[k++] = a < c ? a : c;
+      if (a != c) b->rec_readers[k++] = a < c ? c : a;
+      b->rec_writer[r] = w;
+      b->rec_reader_offset[++r] = k;
+    }
+    b->rec_offset[blk + 1] = r;
+    first = end;
+  }
+  b->num_deps = d, b->num_recurrences = r, b->num_rec_readers = k;
+}
+
 /* A batch of random graphs: nodes per block in sizes[], about 1.2 edges per node. */
 static void make_batch(Batch *b, const int *sizes, int blocks, int T) {
   memset(b, 0, sizeof(*b));
@@ -55,12 +94,15 @@ static void make_batch(Batch *b, const int *sizes, int blocks, int T) {
     }
   }
   b->node_offset[blocks] = n, b->edge_offset[blocks] = m;
+  if (batch_critical_path) make_critical_path(b);
 }
 
 static void free_batch(Batch *b) {
   free(b->node_tokens); free(b->global_tokens); free(b->node_block); free(b->edge_types);
   free(b->senders); free(b->receivers); free(b->edge_block); free(b->node_offset);
   free(b->edge_offset); free(b->instruction_nodes); free(b->instruction_block);
+  free(b->dep_offset); free(b->dep_from); free(b->rec_offset); free(b->rec_writer);
+  free(b->rec_reader_offset); free(b->rec_readers);
 }
 
 /* L = Σ c·block_predictions, in double */
@@ -99,14 +141,33 @@ static void check_config(const char *name, const GraniteConfig *cfg) {
   /* finite differences: per tensor the largest-gradient entry and two random ones */
   double worst = 0;
   char worst_at[256] = "";
-  int probes = 0;
+  int probes = 0, zero_tensors = 0;
   for (int i = 0; i < m.num_tensors; i++) {
     const ParamTensor *t = &m.tensors[i];
     int size = t->rows * t->cols, best = 0;
     double gmax = 0;
     for (int k = 0; k < size; k++)
       if (fabs(grad[t->offset + k]) > gmax) gmax = fabs(grad[t->offset + k]), best = k;
-    if (gmax == 0) continue; /* structurally zero (e.g. unread last-iteration LN) */
+    if (gmax == 0) {
+      /* allowed only for a tensor the output does not read (e.g. the
+       * last iteration's unread LN): then moving the whole tensor at once,
+       * along a random direction, leaves the objective exactly unchanged. A
+       * tensor the backward pass forgot changes it. */
+      float *save = malloc(sizeof(float) * size), h = fd_step * 0.1f;
+      memcpy(save, m.params + t->offset, sizeof(float) * size);
+      float *dir = malloc(sizeof(float) * size);
+      for (int k = 0; k < size; k++) dir[k] = rng_below(&rng, 2) ? 1.0f : -1.0f;
+      for (int k = 0; k < size; k++) m.params[t->offset + k] = save[k] + h * dir[k];
+      double Lp = objective(&m, &b, c, out, bp);
+      for (int k = 0; k < size; k++) m.params[t->offset + k] = save[k] - h * dir[k];
+      double Lm = objective(&m, &b, c, out, bp);
+      memcpy(m.params + t->offset, save, sizeof(float) * size);
+      free(save), free(dir);
+      zero_tensors++;
+      CHECK_MSG(Lp == Lm, "%s: %s: backward gives an all-zero gradient, but the objective moves with it "
+                "(directional finite difference %.6g)", name, t->name, (Lp - Lm) / (2.0 * h));
+      continue;
+    }
     if (getenv("GRAD_PROBE") && strcmp(getenv("GRAD_PROBE"), t->name) == 0) {
       /* debugging aid: the finite difference of one entry over a sweep of steps */
       size_t at = t->offset + atoi(getenv("GRAD_PROBE_INDEX") ? getenv("GRAD_PROBE_INDEX") : "0");
@@ -145,8 +206,8 @@ static void check_config(const char *name, const GraniteConfig *cfg) {
       }
     }
   }
-  printf("%-22s %3d tensors, %3d probes, worst FD rel err %.3g (%s)\n", name, m.num_tensors, probes, worst,
-         worst_at);
+  printf("%-22s %3d tensors (%d with zero gradient, checked unread), %3d probes, worst FD rel err %.3g (%s)\n", name,
+         m.num_tensors, zero_tensors, probes, worst, worst_at);
   CHECK_MSG(worst < 2e-2, "%s: %s", name, worst_at);
 
   /* split vs reference path: same outputs and gradients up to rounding */
@@ -230,6 +291,7 @@ int main(void) {
   check_config("loop-carried+scale", &c);
   batch_edge_types = GEMATRIA_NUM_EDGE_TYPES;
 
+
   base(&c); /* every LN off, readout and task layers with projected residuals, 2 tasks */
   c.graph_module_layer_normalization = false;
   c.readout_input_layer_normalization = false;
@@ -266,6 +328,17 @@ int main(void) {
   c.readout_residual_connections = true;
   c.node_update_layers[0] = 4, c.num_node_update_layers = 1;
   check_config("seq2seq, graph LN off", &c);
+
+  base(&c); /* the critical-path read-out: latency heads, longest paths, smooth max; 2 tasks */
+  c.critical_path = true;
+  c.output_scale = 3.0f;
+  c.num_tasks = 2;
+  batch_critical_path = true;
+  check_config("critical path", &c);
+  c.graph_module_residual_connections = true;
+  c.num_message_passing_iterations = 3;
+  check_config("critical path, residual", &c);
+  batch_critical_path = false;
 
   /* bad configurations give an error, not a crash */
   base(&c);

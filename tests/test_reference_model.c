@@ -342,7 +342,7 @@ static void run_file(const char *dir, const char *file) {
 int main(void) {
   const char *dir = shared_data_dir();
   if (!dir) {
-    printf("shared data not found; skipping the golden model test\n");
+    test_skip("../shared/data not found: the golden model test");
     return test_summary("test_reference_model");
   }
   run_file(dir, "small");

@@ -7,6 +7,7 @@
 
 #include "model/model.h"
 #include "model/replicas.h"
+#include "random_graph.h"
 #include "testing.h"
 #include "util/rng.h"
 
@@ -14,28 +15,6 @@
 #define BLOCKS 9
 
 static Rng rng;
-
-/* A random block graph with n nodes (every third an instruction). */
-static void make_graph(BlockGraph *g, int n) {
-  memset(g, 0, sizeof *g);
-  int m = n + n / 3;
-  g->num_nodes = n, g->num_edges = m;
-  g->node_tokens = malloc(sizeof(int32_t) * n);
-  g->node_types = malloc(n);
-  g->edge_types = malloc(m);
-  g->senders = malloc(sizeof(int32_t) * m);
-  g->receivers = malloc(sizeof(int32_t) * m);
-  for (int i = 0; i < n; i++) {
-    g->node_tokens[i] = (int32_t)rng_below(&rng, V);
-    g->node_types[i] = i % 3 == 0 ? NODE_INSTRUCTION : NODE_REGISTER;
-    g->num_instructions += i % 3 == 0;
-  }
-  for (int j = 0; j < m; j++) {
-    g->edge_types[j] = (uint8_t)rng_below(&rng, GEMATRIA_NUM_EDGE_TYPES);
-    g->senders[j] = (int32_t)rng_below(&rng, n);
-    g->receivers[j] = (int32_t)rng_below(&rng, n);
-  }
-}
 
 static double rel_diff(const float *a, const float *b, size_t n) {
   double worst = 0, scale = 1e-6;
@@ -53,7 +32,7 @@ static void check_config(const char *name, const GraniteConfig *cfg, int parts) 
   Batch whole;
   batch_init(&whole, T);
   for (int k = 0; k < BLOCKS; k++) {
-    make_graph(&g[k], 3 + (int)rng_below(&rng, 12));
+    random_graph(&g[k], 3 + (int)rng_below(&rng, 12), V, granite_num_edge_types(cfg), &rng);
     instr[k] = g[k].num_instructions;
     ids[k] = k;
     batch_add(&whole, &g[k], labels, mask, NULL, NULL);
@@ -137,8 +116,7 @@ static void check_config(const char *name, const GraniteConfig *cfg, int parts) 
   free(out), free(bp), free(d), free(grads_whole);
   granite_model_destroy(&m);
   batch_free(&whole);
-  for (int k = 0; k < BLOCKS; k++) free(g[k].node_tokens), free(g[k].node_types), free(g[k].edge_types),
-                                     free(g[k].senders), free(g[k].receivers);
+  for (int k = 0; k < BLOCKS; k++) block_graph_free(&g[k]);
 }
 
 int main(void) {

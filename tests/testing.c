@@ -1,5 +1,6 @@
 #include "testing.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,13 +9,33 @@
 int test_failures = 0;
 int test_checks = 0;
 
+static int test_skipped_parts = 0;
+
+void test_skip(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("SKIPPED: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  test_skipped_parts++;
+}
+
 int test_summary(const char *name) {
-  fprintf(stderr, "%s: %d checks, %d failures\n", name, test_checks, test_failures);
+  fprintf(stderr, "%s: %d checks, %d failures, %d part(s) skipped\n", name, test_checks, test_failures,
+          test_skipped_parts);
+  if (test_failures) return 1;
+  if (test_skipped_parts) return TEST_SKIPPED; /* shown as skipped, not as passed */
   if (test_checks == 0) { /* a test that checked nothing must not pass */
     fprintf(stderr, "%s: FAILED: no check ran\n", name);
     return 1;
   }
-  return test_failures ? 1 : 0;
+  return 0;
+}
+
+const char *test_sanitizers(void) {
+  const char *s = getenv("GRANITE_SANITIZERS");
+  return s && *s ? s : NULL;
 }
 
 const char *shared_data_dir(void) {

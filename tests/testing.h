@@ -44,9 +44,19 @@ extern int test_checks;
 /* Exit status of a test that cannot run here (CTest shows it as skipped). */
 #define TEST_SKIPPED 77
 
+/* Says that part of the test cannot run here and why ("SKIPPED: ..."); the
+ * whole test then ends as skipped unless a check failed. */
+void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Prints "name: N checks, F failures" and returns the exit status: 1 when
- * a check failed or when no check ran at all. */
+ * a check failed or when no check ran at all (and nothing was skipped),
+ * TEST_SKIPPED when a part was skipped, else 0. */
 int test_summary(const char *name);
+
+/* The sanitizers the build uses ("address,undefined" in make check-sanitize,
+ * set by CMake in the tests' environment), or NULL. Tests that cannot run
+ * under them say why and exit TEST_SKIPPED. */
+const char *test_sanitizers(void);
 
 /* Path of ../shared/data (env GRANITE_SHARED_DATA overrides); NULL if absent,
  * in which case tests that need it say so and pass only what they can check. */

@@ -264,7 +264,7 @@ static void json_phase(FILE *f, const char *name, const PhaseResult *r, double p
   fprintf(f,
           "\"%s\": {\"steps\": %d, \"seconds\": %.6f, \"blocks\": %.0f, \"instructions\": %.0f, "
           "\"nodes\": %.0f, \"edges\": %.0f, \"blocks_per_s\": %.3f, \"steps_per_s\": %.4f, "
-          "\"cpu_seconds\": %.6f, \"flops\": %.6g, \"gflops_per_s\": %.3f, \"fraction_of_peak\": %.4f, \"fraction_of_nominal_peak\": %.4f, "
+          "\"cpu_seconds\": %.6f, \"flops\": %.0f, \"gflops_per_s\": %.3f, \"fraction_of_peak\": %.4f, \"fraction_of_nominal_peak\": %.4f, "
           "\"seconds_batch\": %.6f, \"seconds_forward\": %.6f, \"seconds_backward\": %.6f, "
           "\"seconds_update\": %.6f, \"peak_rss_mib\": %.1f, \"seconds_parallel_region\": %.6f, "
           "\"replica_busy_seconds\": %.6f}",

@@ -14,6 +14,7 @@
 #include "io/checkpoint.h"
 #include "train/model_checkpoint.h"
 #include "util/common.h"
+#include "util/output_file.h"
 
 static uint8_t *read_file(const char *path, size_t *size) {
   FILE *f = fopen(path, "rb");
@@ -57,23 +58,18 @@ static int by_block_cost(const void *a, const void *b) {
   return (x->address > y->address) - (x->address < y->address);
 }
 
+/* Through util/output_file: a failed or interrupted write keeps what was there. */
 static int write_csv(const CostReport *r, const char *path) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    gr_error("%s: cannot create: %s", path, strerror(errno));
-    return -1;
-  }
+  OutputFile out = {.slot = -1};
+  if (output_open(&out, path, "--csv")) return -1;
+  FILE *f = out.file;
   fprintf(f, "section,address,function,size,instructions,frequency,prediction,cost\n");
   for (size_t k = 0; k < r->num_blocks; k++) {
     const CostBlock *b = &r->blocks[k];
     fprintf(f, "%s,0x%" PRIx64 ",%s,%zu,%d,%.17g,%.9g,%.17g\n", r->image.sections[b->section].name, b->address,
             r->functions[b->function].name, b->size, b->instructions, b->frequency, b->prediction, b->cost);
   }
-  if (fclose(f) != 0) {
-    gr_error("%s: write failed: %s", path, strerror(errno));
-    return -1;
-  }
-  return 0;
+  return output_commit(&out);
 }
 
 static void print_report(const CostReport *r, const char *file, const FrequencyTable *freq, int top) {
@@ -169,6 +165,8 @@ int cmd_cost(int argc, char **argv) {
   } else {
     snprintf(path, sizeof path, "%s", checkpoint);
   }
+  const char *inputs[] = {files.items[0], path, freq_path};
+  if (csv && output_refuse_inputs(csv, "--csv", inputs, 3)) goto done;
   if (freq_path) {
     if (frequency_table_load(&freq, freq_path)) goto done;
     have_freq = 1;

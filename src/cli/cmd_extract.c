@@ -39,7 +39,7 @@ int cmd_extract(int argc, char **argv) {
   double start = now_seconds();
   BlockSink sink;
   int writing = output || csv;
-  if (writing && block_sink_open(&sink, output, csv)) goto done;
+  if (writing && block_sink_open(&sink, output, csv, (const char *const *)files.items, files.n)) goto done;
   Extractor x;
   extractor_init(&x, writing ? &sink : NULL);
   int ok = 1;

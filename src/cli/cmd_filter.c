@@ -49,7 +49,7 @@ int cmd_filter(int argc, char **argv) {
   rc = 1;
   double start = now_seconds();
   BlockSink sink;
-  if (block_sink_open(&sink, output, csv)) goto done;
+  if (block_sink_open(&sink, output, csv, (const char *const *)files.items, files.n)) goto done;
   Filter f;
   filter_init(&f, &opt, &sink);
   int ok = 1;

@@ -10,10 +10,10 @@
 #include "cli/token_set.h"
 #include "io/block_io.h"
 #include "util/common.h"
+#include "util/str_index.h"
 
 typedef struct {
-  char *name;
-  long records;
+  long records, last_record; /* last_record: the record that last counted this source */
   float *labels; /* mean of the record's values for this source (spec §5.1 MEAN) */
   size_t num_labels, cap_labels;
 } SourceStats;
@@ -22,19 +22,25 @@ typedef struct {
   long records, instructions, empty_blocks, no_throughput, with_machine_code;
   long *per_length; /* per_length[k] = blocks with k instructions */
   size_t cap_length, max_length;
+  StrIndex source_names; /* source i is sources[i], named source_names.keys[i] */
   SourceStats *sources;
-  int num_sources;
+  size_t cap_sources;
   TokenSet tokens;
 } Stats;
 
-static SourceStats *source_of(Stats *s, const char *name) {
-  for (int i = 0; i < s->num_sources; i++)
-    if (!strcmp(s->sources[i].name, name)) return &s->sources[i];
-  s->sources = xrealloc(s->sources, (s->num_sources + 1) * sizeof *s->sources);
-  SourceStats *src = &s->sources[s->num_sources++];
-  memset(src, 0, sizeof *src);
-  src->name = xstrdup(name);
-  return src;
+/* The source's tally, or NULL if this record already had an entry of it:
+ * found by hash, so a file with 100,000 sources takes no quadratic time. */
+static SourceStats *source_first_in_record(Stats *s, const char *name) {
+  int added;
+  size_t i = str_index_get(&s->source_names, name, &added);
+  if (added) {
+    grow_array((void **)&s->sources, &s->cap_sources, i + 1, sizeof *s->sources);
+    memset(&s->sources[i], 0, sizeof s->sources[i]);
+  } else if (s->sources[i].last_record == s->records) {
+    return NULL;
+  }
+  s->sources[i].last_record = s->records;
+  return &s->sources[i];
 }
 
 static int add_record(const Gematria__BasicBlockWithThroughputProto *rec, const char *path, long index, void *ctx) {
@@ -56,10 +62,8 @@ static int add_record(const Gematria__BasicBlockWithThroughputProto *rec, const 
   for (size_t t = 0; t < rec->n_inverse_throughputs; t++) {
     const Gematria__ThroughputWithSourceProto *tp = rec->inverse_throughputs[t];
     /* spec §5.1: the first entry of a source is the one used */
-    int seen = 0;
-    for (size_t u = 0; u < t; u++) seen |= !strcmp(rec->inverse_throughputs[u]->source, tp->source);
-    if (seen) continue;
-    SourceStats *src = source_of(s, tp->source);
+    SourceStats *src = source_first_in_record(s, tp->source);
+    if (!src) continue;
     src->records++;
     if (!tp->n_inverse_throughput_cycles) continue;
     double sum = 0;
@@ -162,12 +166,12 @@ static void print_text(Stats *s) {
     int bar = (int)(40.0 * bins[b] / peak + 0.5);
     printf("  %8s %9ld  %.*s\n", labels[b], bins[b], bar > 0 ? bar : 1, "########################################");
   }
-  printf("sources: %d\n", s->num_sources);
-  for (int i = 0; i < s->num_sources; i++) {
+  printf("sources: %zu\n", s->source_names.count);
+  for (size_t i = 0; i < s->source_names.count; i++) {
     SourceStats *src = &s->sources[i];
     Summary l = summarize_floats(src->labels, src->num_labels);
-    printf("  \"%s\": %ld records, %zu labels (min %g, median %g, mean %g, max %g)\n", src->name, src->records,
-           src->num_labels, l.min, l.median, l.mean, l.max);
+    printf("  \"%s\": %ld records, %zu labels (min %g, median %g, mean %g, max %g)\n", s->source_names.keys[i],
+           src->records, src->num_labels, l.min, l.median, l.mean, l.max);
   }
   printf("records with no throughput: %ld\n", s->no_throughput);
   printf("records with machine code: %ld\n", s->with_machine_code);
@@ -189,11 +193,11 @@ static void print_json(Stats *s) {
     first = 0;
   }
   printf("}}, \"sources\": [");
-  for (int i = 0; i < s->num_sources; i++) {
+  for (size_t i = 0; i < s->source_names.count; i++) {
     SourceStats *src = &s->sources[i];
     Summary l = summarize_floats(src->labels, src->num_labels);
     printf("%s{\"source\": ", i ? ", " : "");
-    print_json_string(src->name);
+    print_json_string(s->source_names.keys[i]);
     printf(", \"records\": %ld, \"labels\": %zu, \"min\": %.9g, \"median\": %.9g, \"mean\": %.9g, \"max\": %.9g}",
            src->records, src->num_labels, l.min, l.median, l.mean, l.max);
   }
@@ -227,11 +231,9 @@ int cmd_stats(int argc, char **argv) {
     if (json) print_json(&s);
     else print_text(&s);
   }
-  for (int i = 0; i < s.num_sources; i++) {
-    free(s.sources[i].name);
-    free(s.sources[i].labels);
-  }
+  for (size_t i = 0; i < s.source_names.count; i++) free(s.sources[i].labels);
   free(s.sources);
+  str_index_free(&s.source_names);
   free(s.per_length);
   token_set_free(&s.tokens);
   str_list_free(&files);

@@ -3,35 +3,26 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "util/common.h"
 
-static void free_paths(BlockSink *sink) {
-  free(sink->csv_path);
-  free(sink->csv_tmp);
-  free(sink->buf);
-  sink->csv_path = sink->csv_tmp = NULL;
-  sink->buf = NULL;
-}
-
-int block_sink_open(BlockSink *sink, const char *tfrecord_path, const char *csv_path) {
+int block_sink_open(BlockSink *sink, const char *tfrecord_path, const char *csv_path, const char *const *inputs,
+                    int num_inputs) {
   memset(sink, 0, sizeof *sink);
+  sink->csv.slot = -1;
+  if (tfrecord_path && output_refuse_inputs(tfrecord_path, "--output", inputs, num_inputs)) return -1;
+  if (csv_path && output_refuse_inputs(csv_path, "--csv", inputs, num_inputs)) return -1;
+  if (tfrecord_path && csv_path && !strcmp(tfrecord_path, csv_path)) {
+    gr_error("--output and --csv are both %s", csv_path);
+    return -1;
+  }
   if (tfrecord_path) {
     if (tfrecord_writer_open(&sink->tf, tfrecord_path)) return -1;
     sink->has_tf = 1;
   }
-  if (csv_path) {
-    sink->csv_path = xstrdup(csv_path);
-    size_t n = strlen(csv_path) + 32;
-    sink->csv_tmp = xmalloc(n);
-    snprintf(sink->csv_tmp, n, "%s.tmp-%ld", csv_path, (long)getpid());
-    sink->csv = fopen(sink->csv_tmp, "w");
-    if (!sink->csv) {
-      gr_error("%s: cannot create: %s", sink->csv_tmp, strerror(errno));
-      block_sink_abort(sink);
-      return -1;
-    }
+  if (csv_path && output_open(&sink->csv, csv_path, "--csv")) {
+    block_sink_abort(sink);
+    return -1;
   }
   return 0;
 }
@@ -44,14 +35,15 @@ int block_sink_write(BlockSink *sink, const Gematria__BasicBlockWithThroughputPr
     gematria__basic_block_with_throughput_proto__pack(rec, sink->buf);
     if (tfrecord_write(&sink->tf, sink->buf, n)) return -1;
   }
-  if (sink->csv) {
+  FILE *csv = sink->csv.file;
+  if (csv) {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < len; i++) {
-      putc(digits[code[i] >> 4], sink->csv);
-      putc(digits[code[i] & 15], sink->csv);
+      putc(digits[code[i] >> 4], csv);
+      putc(digits[code[i] & 15], csv);
     }
-    if (putc('\n', sink->csv) == EOF) {
-      gr_error("%s: write failed: %s", sink->csv_tmp, strerror(errno));
+    if (putc('\n', csv) == EOF) {
+      gr_error("%s: write failed: %s", sink->csv.path, strerror(errno));
       return -1;
     }
   }
@@ -60,32 +52,23 @@ int block_sink_write(BlockSink *sink, const Gematria__BasicBlockWithThroughputPr
 }
 
 int block_sink_commit(BlockSink *sink) {
-  if (sink->csv) {
-    int bad = fflush(sink->csv) != 0 || ferror(sink->csv) || fsync(fileno(sink->csv)) != 0;
-    bad |= fclose(sink->csv) != 0;
-    sink->csv = NULL;
-    if (bad || rename(sink->csv_tmp, sink->csv_path) != 0) {
-      gr_error("%s: cannot write: %s", sink->csv_path, strerror(errno));
-      unlink(sink->csv_tmp);
-      if (sink->has_tf) tfrecord_writer_abort(&sink->tf);
-      free_paths(sink);
-      return -1;
-    }
+  /* both complete before either replaces what is there */
+  if (sink->csv.file && output_commit(&sink->csv)) {
+    block_sink_abort(sink);
+    return -1;
   }
   int rc = 0;
   if (sink->has_tf) rc = tfrecord_writer_commit(&sink->tf);
   sink->has_tf = 0;
-  free_paths(sink);
+  free(sink->buf);
+  sink->buf = NULL;
   return rc;
 }
 
 void block_sink_abort(BlockSink *sink) {
-  if (sink->csv) {
-    fclose(sink->csv);
-    unlink(sink->csv_tmp);
-    sink->csv = NULL;
-  }
+  output_abort(&sink->csv);
   if (sink->has_tf) tfrecord_writer_abort(&sink->tf);
   sink->has_tf = 0;
-  free_paths(sink);
+  free(sink->buf);
+  sink->buf = NULL;
 }

@@ -19,6 +19,7 @@ static void ensure_blocks(Batch *b, size_t need) {
   size_t t = (size_t)(b->num_tasks > 0 ? b->num_tasks : 1);
   b->node_offset = xrealloc(b->node_offset, (cap + 1) * sizeof(int32_t));
   b->edge_offset = xrealloc(b->edge_offset, (cap + 1) * sizeof(int32_t));
+  b->rec_offset = xrealloc(b->rec_offset, (cap + 1) * sizeof(int32_t));
   b->labels = xrealloc(b->labels, cap * t * sizeof(float));
   b->label_mask = xrealloc(b->label_mask, cap * t);
   b->cap_blocks = cap;
@@ -55,6 +56,7 @@ static void ensure_instructions(Batch *b, size_t need, bool want_deltas) {
     size_t cap = next_cap(b->cap_instructions, need);
     b->instruction_nodes = xrealloc(b->instruction_nodes, cap * sizeof(int32_t));
     b->instruction_block = xrealloc(b->instruction_block, cap * sizeof(int32_t));
+    b->dep_offset = xrealloc(b->dep_offset, (cap + 1) * sizeof(int32_t));
     if (b->delta_labels) resize_deltas(b, cap);
     b->cap_instructions = cap;
   }
@@ -69,18 +71,41 @@ static void ensure_instructions(Batch *b, size_t need, bool want_deltas) {
   }
 }
 
+/* The critical-path arrays (graph.h) for need_deps dependencies and
+ * need_recs recurrences with need_readers first readers. */
+static void ensure_critical_path(Batch *b, size_t need_deps, size_t need_recs, size_t need_readers) {
+  if (need_deps > b->cap_deps) {
+    b->cap_deps = next_cap(b->cap_deps, need_deps);
+    b->dep_from = xrealloc(b->dep_from, b->cap_deps * sizeof(int32_t));
+  }
+  if (need_recs > b->cap_recs) {
+    b->cap_recs = next_cap(b->cap_recs, need_recs);
+    b->rec_writer = xrealloc(b->rec_writer, b->cap_recs * sizeof(int32_t));
+    b->rec_reader_offset = xrealloc(b->rec_reader_offset, (b->cap_recs + 1) * sizeof(int32_t));
+  }
+  if (need_readers > b->cap_rec_readers) {
+    b->cap_rec_readers = next_cap(b->cap_rec_readers, need_readers);
+    b->rec_readers = xrealloc(b->rec_readers, b->cap_rec_readers * sizeof(int32_t));
+  }
+}
+
 void batch_init(Batch *b, int num_tasks) {
   memset(b, 0, sizeof *b);
   b->num_tasks = num_tasks;
   ensure_blocks(b, 1);
-  b->node_offset[0] = 0;
-  b->edge_offset[0] = 0;
+  ensure_instructions(b, 1, false);
+  ensure_critical_path(b, 1, 1, 1);
+  batch_clear(b);
 }
 
 void batch_clear(Batch *b) {
   b->num_blocks = b->num_nodes = b->num_edges = b->num_instructions = 0;
+  b->num_deps = b->num_recurrences = b->num_rec_readers = 0;
   b->node_offset[0] = 0;
   b->edge_offset[0] = 0;
+  b->dep_offset[0] = 0;
+  b->rec_offset[0] = 0;
+  b->rec_reader_offset[0] = 0;
 }
 
 void batch_add(Batch *b, const BlockGraph *g, const float *labels, const uint8_t *mask,
@@ -111,6 +136,24 @@ void batch_add(Batch *b, const BlockGraph *g, const float *labels, const uint8_t
     b->receivers[m0 + e] = n0 + g->receivers[e];
     b->edge_block[m0 + e] = block;
   }
+  /* critical path: instruction and reader indices become batch-global */
+  int d0 = b->num_deps, r0 = b->num_recurrences, k0 = b->num_rec_readers;
+  int readers = g->num_recurrences ? g->rec_reader_offset[g->num_recurrences] : 0;
+  ensure_critical_path(b, (size_t)d0 + (size_t)g->num_deps, (size_t)r0 + (size_t)g->num_recurrences,
+                       (size_t)k0 + (size_t)readers);
+  for (int i = 0, k = 0; i < g->num_instructions; i++) {
+    while (k < g->num_deps && g->dep_to[k] == i) b->dep_from[d0 + k] = i0 + g->dep_from[k], k++;
+    b->dep_offset[i0 + i + 1] = d0 + k;
+  }
+  for (int r = 0; r < g->num_recurrences; r++) {
+    b->rec_writer[r0 + r] = i0 + g->rec_writer[r];
+    b->rec_reader_offset[r0 + r + 1] = k0 + g->rec_reader_offset[r + 1];
+  }
+  for (int k = 0; k < readers; k++) b->rec_readers[k0 + k] = i0 + g->rec_readers[k];
+  b->num_deps = d0 + g->num_deps;
+  b->num_recurrences = r0 + g->num_recurrences;
+  b->num_rec_readers = k0 + readers;
+  b->rec_offset[block + 1] = b->num_recurrences;
   for (int t = 0; t < T; t++) {
     /* spec §5.2: an absent label is -1 with mask 0 */
     b->labels[(size_t)block * T + t] = labels ? labels[t] : -1.0f;
@@ -148,6 +191,12 @@ void batch_free(Batch *b) {
   free(b->label_mask);
   free(b->delta_labels);
   free(b->delta_mask);
+  free(b->dep_offset);
+  free(b->dep_from);
+  free(b->rec_offset);
+  free(b->rec_writer);
+  free(b->rec_reader_offset);
+  free(b->rec_readers);
   memset(b, 0, sizeof *b);
 }
 

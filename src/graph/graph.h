@@ -46,6 +46,16 @@ typedef struct {
   uint8_t *node_types;  /* enum NodeType */
   uint8_t *edge_types;  /* enum EdgeType */
   int32_t *senders, *receivers;
+  /* --granite_critical_path (graph/critical_path.c), empty without it;
+   * instructions by their index in the block. deps: instruction dep_to[k]
+   * reads a register value instruction dep_from[k] wrote (sorted by dep_to,
+   * then dep_from). Recurrence r: a register read before the block writes
+   * it and written later; its first readers are
+   * rec_readers[rec_reader_offset[r] .. rec_reader_offset[r+1]), its last
+   * writer rec_writer[r], reachable from a reader in the dependency DAG. */
+  int num_deps, num_recurrences;
+  int32_t *dep_from, *dep_to;
+  int32_t *rec_writer, *rec_reader_offset, *rec_readers;
 } BlockGraph;
 
 /* A batch: blocks in contiguous node and edge ranges, indices batch-global. */
@@ -66,8 +76,17 @@ typedef struct {
   uint8_t *label_mask;        /* [B*T] 1 where a label exists */
   float *delta_labels;        /* [I*T] seq2seq per-instruction targets, or NULL */
   uint8_t *delta_mask;        /* [I*T] */
+  /* --granite_critical_path (BlockGraph's deps and recurrences), with
+   * batch instruction indices; all counts 0 without it */
+  int num_deps, num_recurrences, num_rec_readers;
+  int32_t *dep_offset;        /* [I+1] instruction i depends on dep_from[dep_offset[i] .. dep_offset[i+1]) */
+  int32_t *dep_from;          /* [num_deps] */
+  int32_t *rec_offset;        /* [B+1] first recurrence of each block */
+  int32_t *rec_writer;        /* [num_recurrences] */
+  int32_t *rec_reader_offset; /* [num_recurrences+1] into rec_readers */
+  int32_t *rec_readers;       /* [num_rec_readers] */
   /* capacities, managed by batch_* */
-  size_t cap_blocks, cap_nodes, cap_edges, cap_instructions;
+  size_t cap_blocks, cap_nodes, cap_edges, cap_instructions, cap_deps, cap_recs, cap_rec_readers;
 } Batch;
 
 /* ---- graph builder (graph/graph_builder.c) ---- */
@@ -79,6 +98,7 @@ typedef struct {
   /* granite's graph options (both off = Gematria's graph, spec §3.2) */
   bool loop_carried_edges; /* add EDGE_LOOP_CARRIED edges */
   bool register_aliasing;  /* RAX, EAX, AX, AL share one value (graph/register_family.h) */
+  bool critical_path;      /* fill BlockGraph's dependency DAG and recurrences */
 } GraphOptions;
 
 /* Fills opts for vocab with the structural tokens and the given replacement
@@ -92,6 +112,7 @@ int graph_options_init(GraphOptions *opts, const Vocab *vocab, const char *repla
 int graph_build_block(BlockGraph *g, const Gematria__BasicBlockProto *block, const GraphOptions *opts,
                       char *err, size_t err_size);
 void block_graph_free(BlockGraph *g);
+
 
 /* ---- batch assembly (graph/batch.c) ---- */
 

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/critical_path.h"
 #include "graph/graph.h"
 #include "graph/register_family.h"
 #include "util/common.h"
+#include "x86/block_features.h"
 
 typedef Gematria__CanonicalizedOperandProto Operand;
 typedef Gematria__CanonicalizedInstructionProto Instruction;
@@ -313,6 +315,26 @@ static void add_loop_carried_edges(Builder *b) {
       add_edge(b, EDGE_LOOP_CARRIED, b->mems[i].node, b->mems[i].initial);
 }
 
+/* --granite_critical_path: the carried registers (as the loop-carried edges
+ * see them, memory left out: graph/critical_path.c says why) and the zero
+ * idioms, then the DAG and recurrences from the finished graph. */
+static void add_critical_path(Builder *b, BlockGraph *g, const Gematria__BasicBlockProto *block) {
+  int32_t *carried = xmalloc(sizeof(int32_t) * 2 * (size_t)(b->num_regs ? b->num_regs : 1));
+  int num_carried = 0;
+  for (int i = 0; i < b->num_regs; i++)
+    if (b->regs[i].initial >= 0 && b->regs[i].node != b->regs[i].initial) {
+      carried[2 * num_carried] = b->regs[i].initial;
+      carried[2 * num_carried + 1] = b->regs[i].node;
+      num_carried++;
+    }
+  bool *zero = xmalloc(block->n_canonicalized_instructions);
+  for (size_t i = 0; i < block->n_canonicalized_instructions; i++)
+    zero[i] = is_zero_idiom(block->canonicalized_instructions[i]);
+  graph_critical_path(g, zero, carried, num_carried);
+  free(zero);
+  free(carried);
+}
+
 static void builder_release(Builder *b) {
   free(b->node_tokens);
   free(b->node_types);
@@ -358,6 +380,7 @@ int graph_build_block(BlockGraph *g, const Gematria__BasicBlockProto *block, con
   g->edge_types = b.edge_types;
   g->senders = b.senders;
   g->receivers = b.receivers;
+  if (opts->critical_path) add_critical_path(&b, g, block);
   free(b.regs);
   free(b.mems);
   return 0;
@@ -369,5 +392,10 @@ void block_graph_free(BlockGraph *g) {
   free(g->edge_types);
   free(g->senders);
   free(g->receivers);
+  free(g->dep_from);
+  free(g->dep_to);
+  free(g->rec_writer);
+  free(g->rec_reader_offset);
+  free(g->rec_readers);
   memset(g, 0, sizeof *g);
 }

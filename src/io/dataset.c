@@ -44,7 +44,7 @@ static size_t grown(size_t cap, size_t need) {
 }
 
 /* Makes room for one more block. */
-static void reserve_block(Dataset *ds, bool deltas, bool raw) {
+static void reserve_block(Dataset *ds, bool deltas, bool raw, bool critical_path) {
   size_t need = (size_t)ds->num_blocks + 1;
   if (need <= ds->cap_blocks) return;
   size_t c = grown(ds->cap_blocks, need);
@@ -57,6 +57,7 @@ static void reserve_block(Dataset *ds, bool deltas, bool raw) {
   ds->record_index = xrealloc(ds->record_index, c * sizeof(int64_t));
   if (deltas) ds->prefix_first = xrealloc(ds->prefix_first, c * sizeof(int64_t));
   if (raw) ds->raw_offset = xrealloc(ds->raw_offset, (c + 1) * sizeof(int64_t));
+  if (critical_path) ds->cp_offset = xrealloc(ds->cp_offset, (c + 1) * sizeof(int64_t));
   ds->cap_blocks = c;
 }
 
@@ -74,6 +75,25 @@ static void reserve_graph(Dataset *ds, size_t nodes, size_t edges) {
     ds->receivers = xrealloc(ds->receivers, c * sizeof(int32_t));
     ds->cap_edges = c;
   }
+}
+
+/* Block i's critical-path data, packed: num_deps, num_recurrences,
+ * dep_from[D], dep_to[D], rec_writer[R], rec_reader_offset[R+1],
+ * rec_readers[...] (dataset_graph unpacks it). */
+static void store_critical_path(Dataset *ds, int i, const BlockGraph *g) {
+  int D = g->num_deps, R = g->num_recurrences, readers = R ? g->rec_reader_offset[R] : 0;
+  size_t len = 2 + 2 * (size_t)D + 2 * (size_t)R + 1 + (size_t)readers;
+  int64_t c0 = ds->cp_offset[i];
+  grow_array((void **)&ds->cp_data, &ds->cap_cp, (size_t)c0 + len, sizeof(int32_t));
+  int32_t *p = ds->cp_data + c0;
+  *p++ = D;
+  *p++ = R;
+  for (int k = 0; k < D; k++) *p++ = g->dep_from[k];
+  for (int k = 0; k < D; k++) *p++ = g->dep_to[k];
+  for (int r = 0; r < R; r++) *p++ = g->rec_writer[r];
+  for (int r = 0; r <= R; r++) *p++ = R ? g->rec_reader_offset[r] : 0;
+  for (int k = 0; k < readers; k++) *p++ = g->rec_readers[k];
+  ds->cp_offset[i + 1] = c0 + (int64_t)len;
 }
 
 /* A value list store: offsets[0..count] into values. */
@@ -313,7 +333,7 @@ static int load_record(Dataset *ds, Loader *L, const uint8_t *data, size_t len, 
     }
     memset(&g, 0, sizeof g); /* predict: kept, unbatchable, passed through */
   }
-  reserve_block(ds, ds->has_deltas, predict);
+  reserve_block(ds, ds->has_deltas, predict, o->graph->critical_path);
   int i = ds->num_blocks;
   reserve_graph(ds, (size_t)ds->node_offset[i] + g.num_nodes, (size_t)ds->edge_offset[i] + g.num_edges);
   int64_t n0 = ds->node_offset[i], m0 = ds->edge_offset[i];
@@ -329,6 +349,7 @@ static int load_record(Dataset *ds, Loader *L, const uint8_t *data, size_t len, 
   ds->node_offset[i + 1] = n0 + g.num_nodes;
   ds->edge_offset[i + 1] = m0 + g.num_edges;
   ds->num_instructions[i] = g.num_instructions;
+  if (ds->cp_offset) store_critical_path(ds, i, &g);
   ds->valid[i] = built == 0;
   ds->hash[i] = block_content_hash(rec->basic_block, &L->hash_scratch, &L->cap_hash);
   ds->file_index[i] = file;
@@ -356,6 +377,10 @@ static void shrink(Dataset *ds) {
   size_t n = (size_t)ds->node_offset[B], m = (size_t)ds->edge_offset[B];
   ds->node_offset = xrealloc(ds->node_offset, (B + 1) * sizeof(int64_t));
   ds->edge_offset = xrealloc(ds->edge_offset, (B + 1) * sizeof(int64_t));
+  if (ds->cp_offset) {
+    ds->cp_offset = xrealloc(ds->cp_offset, (B + 1) * sizeof(int64_t));
+    if (ds->cp_offset[B]) ds->cp_data = xrealloc(ds->cp_data, (size_t)ds->cp_offset[B] * sizeof(int32_t));
+  }
   if (B) {
     ds->num_instructions = xrealloc(ds->num_instructions, B * sizeof(int32_t));
     ds->hash = xrealloc(ds->hash, B * sizeof(uint64_t));
@@ -421,8 +446,9 @@ int dataset_load(Dataset *ds, const char *const *paths, int num_paths, const Dat
       L.num_filters++;
     }
   }
-  reserve_block(ds, ds->has_deltas, predict);
+  reserve_block(ds, ds->has_deltas, predict, opts->graph->critical_path);
   ds->node_offset[0] = ds->edge_offset[0] = 0;
+  if (ds->cp_offset) ds->cp_offset[0] = 0;
   if (predict) ds->raw_offset[0] = 0;
   list_append(label_store(ds), 0, NULL, 0); /* allocates value_offset[0] */
   ds->value_offset[0] = 0;
@@ -475,6 +501,8 @@ void dataset_free(Dataset *ds) {
   free(ds->edge_types);
   free(ds->senders);
   free(ds->receivers);
+  free(ds->cp_offset);
+  free(ds->cp_data);
   free(ds->hash);
   free(ds->valid);
   free(ds->value_offset);
@@ -501,6 +529,7 @@ size_t dataset_memory_bytes(const Dataset *ds) {
     bytes += B * 8 + (plists + 1) * 8 + (plists ? (size_t)ds->prefix_value_offset[plists] * 8 : 0);
   }
   if (ds->raw_offset) bytes += (B + 1) * 8 + (size_t)ds->raw_offset[B];
+  if (ds->cp_offset) bytes += (B + 1) * 8 + (size_t)ds->cp_offset[B] * 4;
   return bytes;
 }
 
@@ -514,6 +543,19 @@ void dataset_graph(const Dataset *ds, int i, BlockGraph *view) {
   view->edge_types = ds->edge_types + m0;
   view->senders = ds->senders + m0;
   view->receivers = ds->receivers + m0;
+  view->num_deps = view->num_recurrences = 0;
+  view->dep_from = view->dep_to = view->rec_writer = view->rec_reader_offset = view->rec_readers = NULL;
+  if (ds->cp_offset) {
+    int32_t *p = ds->cp_data + ds->cp_offset[i];
+    int D = p[0], R = p[1];
+    view->num_deps = D;
+    view->num_recurrences = R;
+    view->dep_from = p + 2;
+    view->dep_to = view->dep_from + D;
+    view->rec_writer = view->dep_to + D;
+    view->rec_reader_offset = view->rec_writer + R;
+    view->rec_readers = view->rec_reader_offset + R + 1;
+  }
 }
 
 /* spec §5.2: the first value, or a random one under RANDOM selection. */

@@ -89,6 +89,10 @@ typedef struct {
   uint8_t *node_types;
   uint8_t *edge_types;
   int32_t *senders, *receivers;
+  /* --granite_critical_path: block i's deps and recurrences packed in
+   * cp_data[cp_offset[i] .. cp_offset[i+1]) (dataset.c); NULL without it. */
+  int64_t *cp_offset;
+  int32_t *cp_data;
 
   /* Stable content hash per block (see dataset_block_hash). */
   uint64_t *hash; /* [num_blocks] */
@@ -127,7 +131,7 @@ typedef struct {
   long total_instructions;      /* over kept blocks */
 
   /* capacities (internal) */
-  size_t cap_blocks, cap_nodes, cap_edges, cap_lists, cap_values, cap_plists, cap_pvalues, cap_raw;
+  size_t cap_blocks, cap_nodes, cap_edges, cap_lists, cap_values, cap_plists, cap_pvalues, cap_raw, cap_cp;
 } Dataset;
 
 /* Reads paths[0..num_paths) in order and builds the dataset. 0, or -1 after

@@ -58,6 +58,42 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
   return p;
 }
 
+/* The critical-path arrays of blocks b0..b1 (instructions i0..i1), before
+ * batch_slice updates the capacities: dep_offset holds cap_instructions + 1
+ * entries and rec_offset cap_blocks + 1, as in graph/batch.c. */
+static void slice_critical_path(Batch *out, const Batch *b, int b0, int b1, int i0, int i1) {
+  int B = b1 - b0, I = i1 - i0;
+  size_t ci = out->cap_instructions > (size_t)I ? out->cap_instructions : (size_t)I;
+  size_t cb = out->cap_blocks > (size_t)B + 1 ? out->cap_blocks : (size_t)B + 1;
+  if (!out->dep_offset || (size_t)I > out->cap_instructions)
+    out->dep_offset = xrealloc(out->dep_offset, (ci + 1) * sizeof(int32_t));
+  if (!out->rec_offset || (size_t)B + 1 > out->cap_blocks)
+    out->rec_offset = xrealloc(out->rec_offset, (cb + 1) * sizeof(int32_t));
+  if (!b->dep_offset) { /* a batch made by hand, without the arrays */
+    out->num_deps = out->num_recurrences = out->num_rec_readers = 0;
+    memset(out->dep_offset, 0, (size_t)(I + 1) * sizeof(int32_t));
+    memset(out->rec_offset, 0, (size_t)(B + 1) * sizeof(int32_t));
+    return;
+  }
+  int d0 = b->dep_offset[i0], D = b->dep_offset[i1] - d0;
+  int r0 = b->rec_offset[b0], R = b->rec_offset[b1] - r0;
+  int k0 = b->rec_reader_offset[r0], K = b->rec_reader_offset[r0 + R] - k0;
+  out->dep_from = grow(out->dep_from, &out->cap_deps, (size_t)D + 1, sizeof(int32_t));
+  if (!out->rec_writer || (size_t)R + 1 > out->cap_recs) {
+    out->cap_recs = (size_t)R + 1 > out->cap_recs ? (size_t)R + 1 : out->cap_recs;
+    out->rec_writer = xrealloc(out->rec_writer, out->cap_recs * sizeof(int32_t));
+    out->rec_reader_offset = xrealloc(out->rec_reader_offset, (out->cap_recs + 1) * sizeof(int32_t));
+  }
+  out->rec_readers = grow(out->rec_readers, &out->cap_rec_readers, (size_t)K + 1, sizeof(int32_t));
+  for (int i = 0; i <= I; i++) out->dep_offset[i] = b->dep_offset[i0 + i] - d0;
+  for (int k = 0; k < D; k++) out->dep_from[k] = b->dep_from[d0 + k] - i0;
+  for (int k = 0; k <= B; k++) out->rec_offset[k] = b->rec_offset[b0 + k] - r0;
+  for (int r = 0; r < R; r++) out->rec_writer[r] = b->rec_writer[r0 + r] - i0;
+  for (int r = 0; r <= R; r++) out->rec_reader_offset[r] = b->rec_reader_offset[r0 + r] - k0;
+  for (int k = 0; k < K; k++) out->rec_readers[k] = b->rec_readers[k0 + k] - i0;
+  out->num_deps = D, out->num_recurrences = R, out->num_rec_readers = K;
+}
+
 void batch_slice(Batch *out, const Batch *b, int b0, int b1) {
   int T = b->num_tasks, n0 = b->node_offset[b0], n1 = b->node_offset[b1];
   int e0 = b->edge_offset[b0], e1 = b->edge_offset[b1];
@@ -67,6 +103,7 @@ void batch_slice(Batch *out, const Batch *b, int b0, int b1) {
   }
   int B = b1 - b0, n = n1 - n0, m = e1 - e0, I = i1 - i0;
   size_t cap;
+  slice_critical_path(out, b, b0, b1, i0, i1);
   cap = out->cap_blocks;
   out->node_offset = grow(out->node_offset, &cap, (size_t)B + 1, sizeof(int32_t));
   cap = out->cap_blocks;

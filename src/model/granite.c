@@ -108,6 +108,19 @@ static void plan(ModelWork *w, const GraniteConfig *cfg, Carver *c) {
     w->task_y[t] = FLOATS(c, (size_t)R * wt);
   }
   w->col = FLOATS(c, R);
+  if (cfg->critical_path) {
+    int I = w->I;
+    w->cp_lat = FLOATS(c, (size_t)I * T);
+    w->cp_dlat = FLOATS(c, (size_t)I * T);
+    w->cp_dist = FLOATS(c, I);
+    w->cp_arg = INTS(c, I);
+    w->cp_mark = INTS(c, I);
+    w->cp_gnn = FLOATS(c, (size_t)B * T);
+    w->cp_bound = FLOATS(c, (size_t)B * T);
+    w->cp_sig = FLOATS(c, (size_t)B * T);
+    w->cp_rec = INTS(c, (size_t)B * T);
+    w->cp_dy = FLOATS(c, (size_t)B * T);
+  }
   /* backward scratch (none for inference-only passes) */
   if (w->inference_only) return;
   int rows = imax(imax(m, n), imax(B, R));
@@ -174,16 +187,19 @@ static bool first_iteration_tables(GraniteModel *model) {
   if (!w->inference_only || w->reference_path) return false;
   if (w->tab_e && w->tab_generation == w->weights_generation) return true;
   int N = c->node_embedding_size, E = c->edge_embedding_size, V = c->vocab_size, d0 = w->edge.dims[0];
-  size_t need = ((size_t)NUM_EDGE_TYPES + 2 * (size_t)V) * d0;
+  /* the model's edge table: 9 rows without loop-carried edges (NUM_EDGE_TYPES
+   * rows would read the start of the next tensor as a tenth edge type) */
+  size_t types = (size_t)granite_num_edge_types(c);
+  size_t need = (types + 2 * (size_t)V) * d0;
   if (need > w->tab_floats) {
     free(w->tab_e);
     w->tab_e = xmalloc(need * sizeof(float));
     w->tab_floats = need;
   }
-  w->tab_r = w->tab_e + (size_t)NUM_EDGE_TYPES * d0;
+  w->tab_r = w->tab_e + types * d0;
   w->tab_s = w->tab_r + (size_t)V * d0;
   const float *P = model->params, *W = P + w->edge.w[0];
-  matmul_forward(w->tab_e, d0, P + w->edge_emb, E, W, NUM_EDGE_TYPES, E, d0, 0.0f);
+  matmul_forward(w->tab_e, d0, P + w->edge_emb, E, W, (int)types, E, d0, 0.0f);
   matmul_forward(w->tab_r, d0, P + w->node_emb, N, W + (size_t)E * d0, V, N, d0, 0.0f);
   matmul_forward(w->tab_s, d0, P + w->node_emb, N, W + (size_t)(E + N) * d0, V, N, d0, 0.0f);
   w->tab_generation = w->weights_generation;
@@ -456,6 +472,7 @@ void granite_forward_single(GraniteModel *model, const Batch *b, float *outputs,
     /* output_scale puts the read-out in the unit of the labels (1 = Gematria) */
     for (int r = 0; r < R; r++) outputs[(size_t)r * T + t] = w->col[r] * c->output_scale;
   }
+  if (c->critical_path) critical_path_forward(model, b, v, outputs);
   if (block_predictions) {
     if (c->seq2seq) {
       memset(block_predictions, 0, sizeof(float) * (size_t)B * T);
@@ -668,6 +685,10 @@ void granite_backward_single(GraniteModel *model, const Batch *b, const float *d
   memset(w->ge, 0, sizeof(float) * (size_t)m * E);
   memset(w->gv, 0, sizeof(float) * (size_t)n * N);
   memset(w->gu, 0, sizeof(float) * (size_t)B * G);
+  if (c->critical_path) {
+    critical_path_backward(model, b, w->v[K - 1].out, d_outputs, w->gv);
+    d_outputs = w->cp_dy;
+  }
   readout_backward(model, b, d_outputs);
   for (int t = K - 1; t >= 0; t--) {
     const float *e = t ? w->e[t - 1].out : w->enc_e;
@@ -696,6 +717,10 @@ const float *granite_activation(const GraniteModel *model, const char *name, int
   if (strcmp(name, "encoder/globals") == 0) return *rows = w->B, *cols = G, w->enc_u;
   if (strcmp(name, "readout/x0") == 0) return *rows = w->R, *cols = w->ro_in_dim, w->x0;
   if (strcmp(name, "readout/x1") == 0) return *rows = w->R, *cols = w->ro_width, w->x1;
+  if (c->critical_path && strcmp(name, "critical_path/latency") == 0)
+    return *rows = w->I, *cols = c->num_tasks, w->cp_lat;
+  if (c->critical_path && strcmp(name, "critical_path/bound") == 0)
+    return *rows = w->B, *cols = c->num_tasks, w->cp_bound;
   int K = c->num_message_passing_iterations;
   if (sscanf(name, "core/iter_%d/%31s", &t, what) == 2 && t >= 0 && t < K &&
       !(w->inference_only && t < K - 2)) {

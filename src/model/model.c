@@ -27,6 +27,7 @@ void granite_config_default(GraniteConfig *c) {
 void granite_graph_options(const GraniteConfig *c, GraphOptions *opts) {
   opts->loop_carried_edges = c->loop_carried_edges;
   opts->register_aliasing = c->register_aliasing;
+  opts->critical_path = c->critical_path;
 }
 
 int granite_num_edge_types(const GraniteConfig *c) {
@@ -73,6 +74,10 @@ static int config_check(const GraniteConfig *c) {
       check_layers("readout", c->readout_layers, c->num_readout_layers) ||
       check_layers("task readout", c->task_readout_layers, c->num_task_readout_layers))
     return -1;
+  if (c->critical_path && c->seq2seq) {
+    gr_error("model config: the critical-path read-out predicts whole blocks; it does not combine with seq2seq");
+    return -1;
+  }
   if (!(c->output_scale > 0) || !isfinite(c->output_scale)) {
     gr_error("model config: output scale %g (must be a finite number > 0)", (double)c->output_scale);
     return -1;
@@ -180,6 +185,11 @@ static void layout(Layout *L, ModelWork *w, const GraniteConfig *c) {
       w->task_proj[t] = add_tensor(L, w->ro_width, w->task_width, "task_%d/residual_projection/w", t);
     w->task_out[t] = add_tensor(L, w->task_width, 1, "task_%d/output/w", t);
   }
+  if (c->critical_path)
+    for (int t = 0; t < c->num_tasks; t++) {
+      w->cp_w[t] = add_tensor(L, N, 1, "critical_path/task_%d/w", t);
+      w->cp_b[t] = add_tensor(L, 1, 1, "critical_path/task_%d/b", t);
+    }
   w->node_x_dim = E * (1 + s) + N; /* + G on the reference path, set per forward */
 }
 
@@ -287,7 +297,9 @@ void granite_model_init_params(GraniteModel *m, uint64_t seed) {
     bool keras = strncmp(t->name, "readout/", 8) == 0 || strncmp(t->name, "task_", 5) == 0;
     if (ends_with(t->name, "/gamma")) {
       for (size_t k = 0; k < count; k++) p[k] = 1.0f;
-    } else if (ends_with(t->name, "/beta")) {
+    } else if (ends_with(t->name, "/beta") ||
+               (strncmp(t->name, "critical_path/", 14) == 0 && ends_with(t->name, "/b"))) {
+      /* latency biases start at 0: l = softplus(a.h) ≈ 0.7 output-scale units */
       memset(p, 0, count * sizeof(float));
     } else if (keras && ends_with(t->name, "/w")) {
       /* Keras Dense kernels, task outputs, projections: glorot_uniform */

@@ -39,6 +39,10 @@ typedef struct {
   bool loop_carried_edges; /* graph: EDGE_LOOP_CARRIED edges (one more edge embedding row) */
   bool register_aliasing;  /* graph: sub-registers share their register's value node */
   float output_scale;      /* every output is multiplied by this (1 = Gematria) */
+  /* readout: the smooth max of the GNN's output and a recurrence bound, the
+   * longest loop-carried dependency cycle under learned per-instruction
+   * latencies (model/critical_path.c; seq2num only) */
+  bool critical_path;
 } GraniteConfig;
 
 /* Spec §4.8 defaults (N = E = G = 128, K = 8, LNs on, one task). */
@@ -106,6 +110,8 @@ void granite_set_reference_path(GraniteModel *m, bool reference);
  * without "act/" (e.g. "encoder/nodes", "core/iter_1/edges_pre",
  * "readout/x0"), with its shape; NULL if unknown. For tests and debugging. */
 const float *granite_activation(const GraniteModel *m, const char *name, int *rows, int *cols);
+/* With critical_path also "critical_path/latency" [I x T] (learned
+ * latencies) and "critical_path/bound" [B x T] (the recurrence bound C). */
 /* true: granite_forward keeps only what the next iteration needs (two
  * iterations' buffers instead of K), for prediction of large batches;
  * granite_backward then refuses to run. Outputs are bit-identical. */

@@ -37,6 +37,7 @@ typedef struct ModelWork {
   size_t readout_proj, task_proj[GRANITE_MAX_TASKS], task_out[GRANITE_MAX_TASKS];
   int ro_in_dim, ro_width, task_width; /* widths of X, the shared readout, a task's Y */
   int node_x_dim;                      /* columns of the node MLP's stored input */
+  size_t cp_w[GRANITE_MAX_TASKS], cp_b[GRANITE_MAX_TASKS]; /* critical-path latency heads */
 
   bool reference_path;
   bool inference_only; /* iteration buffers alternate between two sets */
@@ -69,6 +70,12 @@ typedef struct ModelWork {
   /* readout */
   float *ro_in, *x0, *ro_mean, *ro_rstd, *ro_hidden[MLP_MAX], *ro_sum, *x1, *tro_mean, *tro_rstd;
   float *task_hidden[GRANITE_MAX_TASKS][MLP_MAX], *task_y[GRANITE_MAX_TASKS], *col;
+  /* critical path (model/critical_path.c): per instruction and task the
+   * latency and its derivative; per block and task the GNN's output, the
+   * bound C, the smooth max's weight on it, the recurrence that set C
+   * (-1 none); DP scratch per instruction; backward: the GNN's gradient */
+  float *cp_lat, *cp_dlat, *cp_gnn, *cp_bound, *cp_sig, *cp_dist, *cp_dy;
+  int32_t *cp_rec, *cp_arg, *cp_mark;
   /* backward scratch */
   float *ge, *gv, *gu, *de, *dv, *du, *dza, *dzb, *dx_e, *dx_n, *dx_g, *dpr, *dps, *dpu, *tmp_n,
       *tmp_b;
@@ -79,6 +86,13 @@ typedef struct ModelWork {
  * <- granite.c (one pass over a batch) <- replicas.c (passes on several
  * threads) <- data_parallel.c (granite_forward / granite_backward, which
  * dispatch to one pass or to the replicas). */
+
+/* --granite_critical_path (critical_path.c). Forward: outputs [B*T] hold
+ * the GNN's read-out and become the combined prediction; h = the final node
+ * embeddings. Backward: from d_outputs, the gradient of the GNN's read-out
+ * into w->cp_dy; accumulates the heads' gradients and h's gradient into gh. */
+void critical_path_forward(GraniteModel *m, const Batch *b, const float *h, float *outputs);
+void critical_path_backward(GraniteModel *m, const Batch *b, const float *h, const float *d_outputs, float *gh);
 
 /* One pass over the whole batch on this model (granite.c). */
 void granite_forward_single(GraniteModel *m, const Batch *b, float *outputs, float *block_predictions);

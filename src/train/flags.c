@@ -214,6 +214,9 @@ static const FlagSpec flag_table[] = {
      "(the next iteration's dependency)", NULL, NOLIM},
     {"granite_register_aliasing", FT_BOOL, OFF(register_aliasing), "false", G_OURS,
      "model: EAX, AX, AL... read the value last written to any register of the same family (RAX)", NULL, NOLIM},
+    {"granite_critical_path", FT_BOOL, OFF(critical_path), "false", G_OURS,
+     "model: the prediction is the smooth max of the GNN's read-out and the longest loop-carried register "
+     "dependency cycle under learned per-instruction latencies (the recurrence bound; seq2num)", NULL, NOLIM},
     {"granite_output_scale", FT_STRING, OFF(output_scale), "1", G_OURS,
      "model: multiply the read-out by this to get labels' units; auto = the median training label "
      "(per instruction in seq2seq)", NULL, NOLIM},
@@ -753,5 +756,6 @@ void flags_to_config(const GematriaFlags *f, GraniteConfig *c, int vocab_size) {
   c->seq2seq = f->seq2seq;
   c->loop_carried_edges = f->loop_carried_edges;
   c->register_aliasing = f->register_aliasing;
+  c->critical_path = f->critical_path;
   if (!flags_output_scale_auto(f) && output_scale_value(f) > 0) c->output_scale = (float)output_scale_value(f);
 }

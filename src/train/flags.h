@@ -132,6 +132,7 @@ typedef struct {
   /* granite's model options (docs/accuracy.md) */
   bool loop_carried_edges;
   bool register_aliasing;
+  bool critical_path;
   char *output_scale; /* "auto" or a number > 0 */
 
   unsigned char was_set[FLAGS_MAX]; /* per table entry: given on the command line */

@@ -8,28 +8,39 @@
 #include "io/tfrecord.h"
 #include "model/model.h"
 #include "util/common.h"
+#include "util/str_index.h"
 
 typedef struct {
   int task, file;
-  char *source;
   long records;
 } SourceTally;
 
+/* One tally per (task, file, source), found by hash: a file with 100,000
+ * sources must not make training's start quadratic. */
 typedef struct {
+  StrIndex keys; /* "TASK FILE SOURCE"; key i is items[i] */
   SourceTally *items;
-  size_t count, cap;
+  size_t cap;
 } TallyList;
 
 static void tally(TallyList *l, int task, int file, const char *source) {
-  for (size_t i = 0; i < l->count; i++) {
-    SourceTally *s = &l->items[i];
-    if (s->task == task && s->file == file && !strcmp(s->source, source)) {
-      s->records++;
-      return;
-    }
+  size_t n = strlen(source) + 32;
+  char *key = xmalloc(n);
+  snprintf(key, n, "%d %d %s", task, file, source);
+  int added;
+  size_t i = str_index_get(&l->keys, key, &added);
+  free(key);
+  if (added) {
+    grow_array((void **)&l->items, &l->cap, i + 1, sizeof *l->items);
+    l->items[i] = (SourceTally){task, file, 0};
   }
-  grow_array((void **)&l->items, &l->cap, l->count + 1, sizeof *l->items);
-  l->items[l->count++] = (SourceTally){task, file, xstrdup(source), 1};
+  l->items[i].records++;
+}
+
+/* The source part of tally i's key. */
+static const char *tally_source(const TallyList *l, size_t i) {
+  const char *k = strchr(l->keys.keys[i], ' ');
+  return strchr(k + 1, ' ') + 1;
 }
 
 static const char *base_name(const char *path) {
@@ -83,18 +94,18 @@ int print_label_sources(FILE *out, const char *const *files, int num_files, cons
   for (int t = 0; t < num_tasks; t++) {
     fprintf(out, "labels of task %s (filter '%s'):", task_names[t], filters[t]);
     int shown = 0;
-    for (size_t i = 0; i < list.count; i++) {
+    for (size_t i = 0; i < list.keys.count; i++) {
       const SourceTally *s = &list.items[i];
       if (s->task != t) continue;
-      fprintf(out, "%s \"%s\" in %s (%ld records)", shown++ ? ";" : "", s->source, base_name(files[s->file]),
-              s->records);
+      fprintf(out, "%s \"%s\" in %s (%ld records)", shown++ ? ";" : "", tally_source(&list, i),
+              base_name(files[s->file]), s->records);
     }
     fprintf(out, "%s\n", shown ? "" : " none");
   }
   rc = 0;
 out:
   for (int i = 0; i < compiled; i++) regfree(&re[i]);
-  for (size_t i = 0; i < list.count; i++) free(list.items[i].source);
+  str_index_free(&list.keys);
   free(list.items);
   return rc;
 }

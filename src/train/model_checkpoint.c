@@ -56,6 +56,7 @@ static const ConfigField CONFIG_FIELDS[] = {
     NEW_BOOL_FIELD(loop_carried_edges),
     NEW_BOOL_FIELD(register_aliasing),
     NEW_FLOAT_FIELD(output_scale),
+    NEW_BOOL_FIELD(critical_path),
 };
 #define NUM_CONFIG_FIELDS ((int)ARRAY_LEN(CONFIG_FIELDS))
 

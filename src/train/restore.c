@@ -49,6 +49,7 @@ static const ConfigField config_fields[] = {
     BOOL_FIELD("gematria_seq2seq", seq2seq),
     BOOL_FIELD("granite_loop_carried_edges", loop_carried_edges),
     BOOL_FIELD("granite_register_aliasing", register_aliasing),
+    BOOL_FIELD("granite_critical_path", critical_path),
 };
 
 int check_config_against_flags(const GematriaFlags *f, const GraniteConfig *ckpt, bool only_explicit,

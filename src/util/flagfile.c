@@ -124,9 +124,13 @@ static int expand_file(ArgVec *out, const char *path, int depth, const char *fro
       rc = -1;
       break;
     }
+    if (flagfile_value(s)) { /* expanded here; the line itself is not kept */
+      if ((rc = add_arg(out, s, depth, where, &want_file))) break;
+      continue;
+    }
     char *arg = xstrdup(s);
-    if (!flagfile_value(arg)) remember(arg, path, lineno);
-    if ((rc = add_arg(out, arg, depth, where, &want_file))) break;
+    remember(arg, path, lineno);
+    push(out, arg);
   }
   if (!rc && ferror(f)) {
     gr_error("%s: read error: %s", path, strerror(errno));

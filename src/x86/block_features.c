@@ -55,7 +55,7 @@ static bool is_division(const char *m) {
 }
 
 /* xor eax, eax and friends: the result does not depend on the register. */
-static bool is_zero_idiom(const Instruction *ins) {
+bool is_zero_idiom(const Gematria__CanonicalizedInstructionProto *ins) {
   static const char *const idioms[] = {"XOR",   "SUB",    "PXOR",   "VPXOR",  "XORPS",  "XORPD",  "VXORPS",
                                        "VXORPD", "PSUBB", "PSUBW",  "PSUBD",  "PSUBQ",  "VPSUBB", "VPSUBW",
                                        "VPSUBD", "VPSUBQ", "PCMPGTB", "PCMPGTW", "PCMPGTD", "PCMPGTQ", NULL};

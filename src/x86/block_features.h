@@ -28,6 +28,10 @@ typedef struct {
   char carried_register[16];
 } BlockFeatures;
 
+/* xor eax, eax; pxor xmm0, xmm0; sub r, r and the like: the result does not
+ * depend on the inputs (every explicit input is the same register). */
+bool is_zero_idiom(const Gematria__CanonicalizedInstructionProto *ins);
+
 void block_features_compute(const Gematria__BasicBlockProto *block, BlockFeatures *out);
 
 /* The widest register that contains `name` (LLVM spelling): "EAX", "AX",

@@ -22,6 +22,24 @@ static void check_graph(const BlockGraph *g, int vocab_size) {
       abort();
 }
 
+/* The critical-path data: a DAG in program order, recurrences whose first
+ * readers come no later than their writer. */
+static void check_critical_path(const BlockGraph *g) {
+  int I = g->num_instructions;
+  for (int d = 0; d < g->num_deps; d++) {
+    if (g->dep_from[d] < 0 || g->dep_from[d] >= g->dep_to[d] || g->dep_to[d] >= I) abort();
+    if (d && (g->dep_to[d] < g->dep_to[d - 1] || (g->dep_to[d] == g->dep_to[d - 1] && g->dep_from[d] <= g->dep_from[d - 1])))
+      abort();
+  }
+  if (g->num_recurrences && g->rec_reader_offset[0] != 0) abort();
+  for (int r = 0; r < g->num_recurrences; r++) {
+    if (g->rec_writer[r] < 0 || g->rec_writer[r] >= I) abort();
+    if (g->rec_reader_offset[r + 1] <= g->rec_reader_offset[r]) abort();
+    for (int k = g->rec_reader_offset[r]; k < g->rec_reader_offset[r + 1]; k++)
+      if (g->rec_readers[k] < 0 || g->rec_readers[k] > g->rec_writer[r]) abort();
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1 || size > 8192) return 0;
   const Vocab *v = fuzz_vocab();
@@ -45,11 +63,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int oov = 0; oov < 2; oov++) {
     GraphOptions opts;
     if (graph_options_init(&opts, v, oov ? "_UNKNOWN_" : NULL) != 0) abort();
+    opts.critical_path = opts.loop_carried_edges = oov; /* granite's options on the second pass */
     BlockGraph g;
     memset(&g, 0, sizeof g);
     char err[256];
     if (graph_build_block(&g, block, &opts, err, sizeof err) == 0) {
       check_graph(&g, v->size);
+      check_critical_path(&g);
       float label = 1.0f;
       uint8_t mask = 1;
       batch_add(&batch, &g, &label, &mask, NULL, NULL);

@@ -1,0 +1,173 @@
+/* --granite_critical_path on blocks canonicalized from machine code: the
+ * dependency DAG and recurrences the graph builder derives, their batch
+ * offsets, the recurrence bound the model computes from its learned
+ * latencies, the smooth max with the GNN's output, and the data-parallel
+ * slices. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph.h"
+#include "io/vocab.h"
+#include "model/model.h"
+#include "testing.h"
+#include "x86/canonicalize.h"
+
+static const char *const TOKENS[] = {"ADD", "EAX", "EBX", "EFLAGS", "IMUL", "MOV", "RAX", "RBX", "RCX", "RDX",
+                                     "XOR", "_ADDRESS_", "_IMMEDIATE_", "_MEMORY_", "_UNKNOWN_"};
+
+static Vocab make_vocab(void) {
+  Vocab v = {0};
+  v.size = (int)(sizeof TOKENS / sizeof TOKENS[0]);
+  v.tokens = malloc(sizeof(char *) * (size_t)v.size);
+  for (int i = 0; i < v.size; i++) v.tokens[i] = strdup(TOKENS[i]);
+  return v;
+}
+
+static int build(BlockGraph *g, const char *hex, const Vocab *v, bool critical_path) {
+  uint8_t code[64];
+  size_t n = strlen(hex) / 2;
+  for (size_t i = 0; i < n; i++) {
+    unsigned x;
+    sscanf(hex + 2 * i, "%2x", &x);
+    code[i] = (uint8_t)x;
+  }
+  Gematria__BasicBlockProto blk;
+  gematria__basic_block_proto__init(&blk);
+  size_t bad;
+  if (x86_canonicalize_block(code, n, 0, &blk, &bad) < 0) return -1;
+  GraphOptions o;
+  if (graph_options_init(&o, v, "_UNKNOWN_")) return -1;
+  o.critical_path = critical_path;
+  char err[128];
+  int rc = graph_build_block(g, &blk, &o, err, sizeof err);
+  x86_block_clear(&blk);
+  return rc;
+}
+
+/* The blocks below, with the recurrence each must have. */
+static const struct {
+  const char *hex, *text;
+  int deps;              /* dependency edges */
+  int writer;            /* the one recurrence's last writer, -1 = none */
+  int readers[2], num_readers;
+  int chain[3], chain_len; /* the instructions whose latencies make C */
+} BLOCKS[] = {
+    {"488b00", "mov rax, [rax]", 0, 0, {0}, 1, {0}, 1},
+    {"4801d8480fafc1488b00", "add rax, rbx; imul rax, rcx; mov rax, [rax]", 2, 2, {0}, 1, {0, 1, 2}, 3},
+    {"488b10488b02", "mov rdx, [rax]; mov rax, [rdx]", 1, 1, {0}, 1, {0, 1}, 2},
+    {"4889d8488b08", "mov rax, rbx; mov rcx, [rax] (nothing carried)", 1, -1, {0}, 0, {0}, 0},
+    {"4889c348c7c005000000", "mov rbx, rax; mov rax, 5 (RAX read, rewritten, no path)", 0, -1, {0}, 0, {0}, 0},
+    {"31c001d8", "xor eax, eax; add eax, ebx (a zero idiom reads nothing)", 1, -1, {0}, 0, {0}, 0},
+};
+#define NUM_BLOCKS ((int)(sizeof BLOCKS / sizeof BLOCKS[0]))
+
+static void test_graphs(const Vocab *v) {
+  for (int k = 0; k < NUM_BLOCKS; k++) {
+    BlockGraph g, off;
+    CHECK_MSG(build(&g, BLOCKS[k].hex, v, true) == 0, "%s", BLOCKS[k].text);
+    CHECK(build(&off, BLOCKS[k].hex, v, false) == 0);
+    /* the graph itself is unchanged; without the option there is no DAG */
+    CHECK(g.num_nodes == off.num_nodes && g.num_edges == off.num_edges);
+    CHECK(off.num_deps == 0 && off.num_recurrences == 0);
+    CHECK_MSG(g.num_deps == BLOCKS[k].deps, "%s: %d deps", BLOCKS[k].text, g.num_deps);
+    for (int d = 0; d < g.num_deps; d++) CHECK(g.dep_from[d] < g.dep_to[d]);
+    int want = BLOCKS[k].writer >= 0;
+    CHECK_MSG(g.num_recurrences == want, "%s: %d recurrences", BLOCKS[k].text, g.num_recurrences);
+    if (want && g.num_recurrences == 1) {
+      CHECK(g.rec_writer[0] == BLOCKS[k].writer);
+      CHECK(g.rec_reader_offset[0] == 0 && g.rec_reader_offset[1] == BLOCKS[k].num_readers);
+      for (int r = 0; r < BLOCKS[k].num_readers && r < g.rec_reader_offset[1]; r++)
+        CHECK(g.rec_readers[r] == BLOCKS[k].readers[r]);
+    }
+    block_graph_free(&g);
+    block_graph_free(&off);
+  }
+}
+
+static void make_config(GraniteConfig *c, int vocab, bool critical_path) {
+  granite_config_default(c);
+  c->vocab_size = vocab;
+  c->node_embedding_size = c->edge_embedding_size = c->global_embedding_size = 8;
+  c->num_message_passing_iterations = 2;
+  c->num_tasks = 2;
+  c->output_scale = 3.0f;
+  c->critical_path = critical_path;
+}
+
+static float softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+
+static void test_bound(const Vocab *v) {
+  GraphOptions gopts;
+  CHECK(graph_options_init(&gopts, v, "_UNKNOWN_") == 0);
+  Batch b;
+  batch_init(&b, 2);
+  BlockGraph g[NUM_BLOCKS];
+  int first_instr[NUM_BLOCKS + 1] = {0};
+  for (int k = 0; k < NUM_BLOCKS; k++) {
+    CHECK(build(&g[k], BLOCKS[k].hex, v, true) == 0);
+    batch_add(&b, &g[k], NULL, NULL, NULL, NULL);
+    first_instr[k + 1] = first_instr[k] + g[k].num_instructions;
+  }
+  CHECK(b.num_recurrences == 3 && b.rec_offset[NUM_BLOCKS] == 3);
+  CHECK(b.dep_offset[b.num_instructions] == b.num_deps);
+
+  GraniteConfig c;
+  make_config(&c, v->size, true);
+  GraniteModel m, plain;
+  CHECK(granite_model_create(&m, &c) == 0);
+  make_config(&c, v->size, false);
+  CHECK(granite_model_create(&plain, &c) == 0);
+  CHECK(m.num_params == plain.num_params + 2 * (8 + 1));
+  granite_model_init_params(&m, 5);
+  granite_model_init_params(&plain, 5); /* the same GNN: the heads' tensors come last */
+  const ParamTensor *bias = granite_find_tensor(&m, "critical_path/task_1/b");
+  CHECK(bias && m.params[bias->offset] == 0.0f);
+  int T = 2, B = b.num_blocks;
+  float *out = malloc(sizeof(float) * B * T), *pred = malloc(sizeof(float) * B * T);
+  float *gnn = malloc(sizeof(float) * B * T);
+  granite_forward(&plain, &b, gnn, pred);
+  granite_forward(&m, &b, out, pred);
+  int rows, cols;
+  const float *lat = granite_activation(&m, "critical_path/latency", &rows, &cols);
+  const float *bound = granite_activation(&m, "critical_path/bound", &rows, &cols);
+  CHECK(lat && bound && rows == B && cols == T);
+  for (int k = 0; lat && bound && k < NUM_BLOCKS; k++)
+    for (int t = 0; t < T; t++) {
+      float want = 0;
+      for (int j = 0; j < BLOCKS[k].chain_len; j++) want += lat[(size_t)(first_instr[k] + BLOCKS[k].chain[j]) * T + t];
+      CHECK_MSG(fabsf(bound[k * T + t] - want) <= 1e-6f * want, "%s: C = %g, want %g", BLOCKS[k].text,
+                (double)bound[k * T + t], (double)want);
+      float y = gnn[k * T + t];
+      CHECK_NEAR(out[k * T + t], y + 3.0f * softplus(want - y / 3.0f), 1e-5, 1e-6);
+    }
+  for (int i = 0; lat && i < b.num_instructions * T; i++) CHECK(lat[i] > 0);
+
+  /* the data-parallel slices carry the same DAG: same outputs */
+  float *out2 = malloc(sizeof(float) * B * T);
+  granite_set_data_parallel(&m, 2);
+  granite_forward(&m, &b, out2, pred);
+  for (int i = 0; i < B * T; i++) CHECK_NEAR(out2[i], out[i], 1e-5, 1e-6);
+
+  make_config(&c, v->size, true);
+  c.seq2seq = true;
+  GraniteModel bad;
+  CHECK(granite_model_create(&bad, &c) != 0); /* block-level only */
+
+  free(out);
+  free(out2);
+  free(pred);
+  free(gnn);
+  granite_model_destroy(&m);
+  granite_model_destroy(&plain);
+  batch_free(&b);
+  for (int k = 0; k < NUM_BLOCKS; k++) block_graph_free(&g[k]);
+}
+
+int main(void) {
+  Vocab v = make_vocab();
+  test_graphs(&v);
+  test_bound(&v);
+  vocab_free(&v);
+  return test_summary("test_critical_path");
+}

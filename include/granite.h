@@ -15,6 +15,8 @@
  * The functions that take no model (granite_version, granite_assemble,
  * granite_canonicalize_hex, granite_buffer_free) are thread-safe. A model's
  * own predictions use up to granite_set_num_threads OpenMP threads.
+ * After fork(), a child whose parent predicted with several threads must
+ * set 1 thread before predicting (libgomp's pool does not survive fork).
  *
  * Predictions come in the unit of the training labels (BHive's is cycles per
  * 100 iterations). Compiles as C and C++.

@@ -24,6 +24,7 @@ CK=$T/ck/model.ckpt-40
 [ -f $CK ] || fail "no checkpoint $CK"
 grep -a -q '^config.loop_carried_edges=true$' $CK || fail "checkpoint lacks loop_carried_edges=true"
 grep -a -q '^config.register_aliasing=true$' $CK || fail "checkpoint lacks register_aliasing=true"
+grep -a -q '^config.critical_path=true$' $CK || fail "checkpoint lacks critical_path=true (the recipe's read-out)"
 SCALE=$(grep -a '^config.output_scale=' $CK | sed 's/.*=//')
 LOGGED=$(grep -o 'output scale [0-9.e+]*' $T/train.err | sed 's/output scale //')
 [ -n "$SCALE" ] && [ "$SCALE" = "$LOGGED" ] || fail "checkpoint output scale '$SCALE' != the logged '$LOGGED'"

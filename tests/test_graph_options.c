@@ -8,6 +8,7 @@
 #include "graph/register_family.h"
 #include "io/vocab.h"
 #include "model/model.h"
+#include "hex_graph.h"
 #include "testing.h"
 #include "x86/canonicalize.h"
 
@@ -25,25 +26,11 @@ static Vocab make_vocab(void) {
 
 /* Builds the graph of hex machine code with the given options. */
 static int build(BlockGraph *g, const char *hex, const Vocab *v, bool loop, bool alias) {
-  uint8_t code[64];
-  size_t n = strlen(hex) / 2;
-  for (size_t i = 0; i < n; i++) {
-    unsigned x;
-    sscanf(hex + 2 * i, "%2x", &x);
-    code[i] = (uint8_t)x;
-  }
-  Gematria__BasicBlockProto blk;
-  gematria__basic_block_proto__init(&blk);
-  size_t bad;
-  if (x86_canonicalize_block(code, n, 0, &blk, &bad) < 0) return -1;
   GraphOptions o;
   if (graph_options_init(&o, v, "_UNKNOWN_")) return -1;
   o.loop_carried_edges = loop;
   o.register_aliasing = alias;
-  char err[128];
-  int rc = graph_build_block(g, &blk, &o, err, sizeof err);
-  x86_block_clear(&blk);
-  return rc;
+  return hex_graph_build(g, hex, &o);
 }
 
 static const char *token_of(const BlockGraph *g, const Vocab *v, int node) { return v->tokens[g->node_tokens[node]]; }

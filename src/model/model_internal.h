@@ -38,6 +38,7 @@ typedef struct ModelWork {
   int ro_in_dim, ro_width, task_width; /* widths of X, the shared readout, a task's Y */
   int node_x_dim;                      /* columns of the node MLP's stored input */
   size_t cp_w[GRANITE_MAX_TASKS], cp_b[GRANITE_MAX_TASKS]; /* critical-path latency heads */
+  size_t rb_w[GRANITE_MAX_TASKS], rb_b[GRANITE_MAX_TASKS]; /* resource-usage heads [N x K], [K] */
 
   bool reference_path;
   bool inference_only; /* iteration buffers alternate between two sets */
@@ -76,6 +77,12 @@ typedef struct ModelWork {
    * (-1 none); DP scratch per instruction; backward: the GNN's gradient */
   float *cp_lat, *cp_dlat, *cp_gnn, *cp_bound, *cp_sig, *cp_dist, *cp_dy;
   int32_t *cp_rec, *cp_arg, *cp_mark;
+  /* resource bound (model/resource_bound.c): per instruction, task and
+   * resource the usage and its derivative; per block, task and resource the
+   * sum; per block and task the bound R, the smooth max's weight on it, the
+   * resource that set R; backward: the gradient of the combined input */
+  float *rb_use, *rb_duse, *rb_sum, *rb_bound, *rb_sig, *rb_dy;
+  int32_t *rb_arg;
   /* backward scratch */
   float *ge, *gv, *gu, *de, *dv, *du, *dza, *dzb, *dx_e, *dx_n, *dx_g, *dpr, *dps, *dpu, *tmp_n,
       *tmp_b;
@@ -93,6 +100,11 @@ typedef struct ModelWork {
  * into w->cp_dy; accumulates the heads' gradients and h's gradient into gh. */
 void critical_path_forward(GraniteModel *m, const Batch *b, const float *h, float *outputs);
 void critical_path_backward(GraniteModel *m, const Batch *b, const float *h, const float *d_outputs, float *gh);
+
+/* --granite_resource_bound (resource_bound.c), after the critical path if
+ * both are on: the same contract, the gradient of its input into w->rb_dy. */
+void resource_bound_forward(GraniteModel *m, const Batch *b, const float *h, float *outputs);
+void resource_bound_backward(GraniteModel *m, const Batch *b, const float *h, const float *d_outputs, float *gh);
 
 /* One pass over the whole batch on this model (granite.c). */
 void granite_forward_single(GraniteModel *m, const Batch *b, float *outputs, float *block_predictions);

@@ -120,6 +120,7 @@ static void plan(ModelWork *w, const GraniteConfig *cfg, Carver *c) {
     w->cp_sig = FLOATS(c, (size_t)B * T);
     w->cp_rec = INTS(c, (size_t)B * T);
     w->cp_dy = FLOATS(c, (size_t)B * T);
+    w->cp_dC = FLOATS(c, (size_t)B * T);
   }
   if (cfg->resource_bound) {
     size_t Kr = (size_t)cfg->resource_bound;
@@ -130,6 +131,8 @@ static void plan(ModelWork *w, const GraniteConfig *cfg, Carver *c) {
     w->rb_sig = FLOATS(c, (size_t)B * T);
     w->rb_arg = INTS(c, (size_t)B * T);
     w->rb_dy = FLOATS(c, (size_t)B * T);
+    w->rb_dC = FLOATS(c, (size_t)B * T);
+    w->rb_cp = INTS(c, (size_t)B * T);
   }
   /* backward scratch (none for inference-only passes) */
   if (w->inference_only) return;
@@ -700,7 +703,7 @@ void granite_backward_single(GraniteModel *model, const Batch *b, const float *d
     resource_bound_backward(model, b, w->v[K - 1].out, d_outputs, w->gv);
     d_outputs = w->rb_dy;
   }
-  if (c->critical_path) {
+  if (c->critical_path && !c->resource_bound) {
     critical_path_backward(model, b, w->v[K - 1].out, d_outputs, w->gv);
     d_outputs = w->cp_dy;
   }

@@ -6,14 +6,17 @@
  * with K learned resources per task:
  *   u_ik = softplus(W_t[k] . h_i + c_t[k])  usage of resource k by instruction i
  *   R_k  = sum of u_ik over the block's instructions
- *   R    = max_k R_k
- *   y    = y_in + s*softplus(R - y_in/s)   the smooth max, temperature s
- * where y_in is the GNN's output, or the critical path's smooth max when
- * that is on too (then y = s*log(exp(y_gnn/s) + exp(C) + exp(R)), the same
- * smooth max of all three). R is in units of s, as the critical path's C.
- * The max over resources is hard: the gradient goes to the resource that
- * attains R (ties: the lowest k, the same forward and backward). The usage
- * biases start at -3 (model.c) so that R starts below the GNN's output. */
+ *   R    = max_k R_k, or max(C, R_1..R_K) with the critical path's bound C
+ *   y    = y_gnn + s*softplus(R - y_gnn/s)  the critical path's smooth max
+ * R is in units of s, as C is. Why the bounds meet in a hard max and not in
+ * one smooth max s*log(exp(y_gnn/s) + exp(C) + exp(R)): that one never
+ * falls below s*log 2 = 113 cycles at BHive's scale (C = 0 without a
+ * recurrence, R near 0 at init), above a third of the labels; measured:
+ * 37.2% validation MAPE at step 500, the recipe 16.9% (docs/accuracy.md).
+ * The maxima are hard: the gradient goes to the resource (or the
+ * recurrence) that attains R (ties: the lowest k, C before the resources).
+ * The usage biases start at -3 (model.c) so that R starts below the GNN's
+ * output. */
 #include <math.h>
 #include <string.h>
 
@@ -58,8 +61,11 @@ void resource_bound_forward(GraniteModel *model, const Batch *b, const float *h,
       int arg = 0;
       for (int r = 1; r < K; r++)
         if (sum[r] > sum[arg]) arg = r;
-      float y = outputs[o], x = sum[arg] - y / s;
-      w->rb_bound[o] = sum[arg];
+      float bound = sum[arg];
+      w->rb_cp[o] = c->critical_path && w->cp_bound[o] >= bound;
+      if (w->rb_cp[o]) bound = w->cp_bound[o];
+      float y = outputs[o], x = bound - y / s;
+      w->rb_bound[o] = bound;
       w->rb_arg[o] = arg;
       w->rb_sig[o] = sigmoid(x);
       outputs[o] = y + s * softplus(x);
@@ -74,12 +80,17 @@ void resource_bound_backward(GraniteModel *model, const Batch *b, const float *h
   float *D = model->grads;
   int T = c->num_tasks, N = c->node_embedding_size, I = b->num_instructions, B = b->num_blocks;
   int K = c->resource_bound;
-  for (int o = 0; o < B * T; o++) /* dy/dy_in = 1 - sigmoid(x) */
-    w->rb_dy[o] = d_outputs[o] * (1.0f - w->rb_sig[o]);
+  for (int o = 0; o < B * T; o++) {
+    float g = d_outputs[o], sig = w->rb_sig[o];
+    w->rb_dy[o] = g * (1.0f - sig); /* dy/dy_gnn = 1 - sigmoid(x), dy/dbound = s * sigmoid(x) */
+    w->rb_dC[o] = w->rb_cp[o] ? g * sig * c->output_scale : 0.0f;
+  }
+  if (c->critical_path) critical_path_backward_bound(model, b, h, w->rb_dC, gh);
   for (int i = 0; i < I; i++)
     for (int t = 0; t < T; t++) {
       size_t o = (size_t)b->instruction_block[i] * T + t;
-      float dR = d_outputs[o] * w->rb_sig[o] * c->output_scale; /* dy/dR = s * sigmoid(x) */
+      if (w->rb_cp[o]) continue;
+      float dR = d_outputs[o] * w->rb_sig[o] * c->output_scale;
       if (dR == 0.0f) continue;
       int k = w->rb_arg[o];
       float dz = dR * w->rb_duse[((size_t)i * T + t) * K + k];

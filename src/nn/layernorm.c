@@ -55,18 +55,23 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void rows_avx2(
     float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int dim, const int R) {
   __m256 acc[4], var[4], vmu[4], vs[4];
   float mu[4], s[4];
+  _Pragma("GCC unroll 4")
   for (int i = 0; i < R; i++) acc[i] = var[i] = _mm256_setzero_ps();
   for (int c = 0; c < dim; c += 8)
+    _Pragma("GCC unroll 4")
     for (int i = 0; i < R; i++) acc[i] = _mm256_add_ps(acc[i], _mm256_loadu_ps(x + (size_t)i * dim + c));
+  _Pragma("GCC unroll 4")
   for (int i = 0; i < R; i++) {
     mu[i] = lane_sum(acc[i]) / dim;
     vmu[i] = _mm256_set1_ps(mu[i]);
   }
   for (int c = 0; c < dim; c += 8)
+    _Pragma("GCC unroll 4")
     for (int i = 0; i < R; i++) {
       __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + (size_t)i * dim + c), vmu[i]);
       var[i] = _mm256_fmadd_ps(d, d, var[i]);
     }
+  _Pragma("GCC unroll 4")
   for (int i = 0; i < R; i++) {
     s[i] = 1.0f / sqrtf(lane_sum(var[i]) / dim + LAYERNORM_EPS);
     vs[i] = _mm256_set1_ps(s[i]);
@@ -75,6 +80,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void rows_avx2(
   }
   for (int c = 0; c < dim; c += 8) {
     __m256 g = _mm256_loadu_ps(gamma + c), b = _mm256_loadu_ps(beta + c);
+    _Pragma("GCC unroll 4")
     for (int i = 0; i < R; i++) {
       __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + (size_t)i * dim + c), vmu[i]), vs[i]);
       _mm256_storeu_ps(y + (size_t)i * dim + c, _mm256_fmadd_ps(xh, g, b));

@@ -36,6 +36,10 @@ for x in runs:
         assert p["steps"] >= 1 and p["blocks"] > 0 and p["flops"] > 0, p
         assert 0 < p["fraction_of_peak"] < 5, p
         assert p["peak_rss_mib"] > 0
+        assert p["pass_cpu_seconds"] > 0, p
+        if x["threads"] > 1:
+            # the replicas' CPU time cannot exceed their wall time (5% for clock granularity)
+            assert 0 < p["replica_busy_cpu_seconds"] <= 1.05 * p["replica_busy_seconds"] + 1e-3, p
 # FLOP totals against the counting rules of src/train/flops.h (spec 7), written
 # out here for the default config (embeddings 128, K = 8, one dense layer per
 # update, layer norms on, no readout layers, one task): the model's work is

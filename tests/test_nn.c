@@ -117,6 +117,32 @@ static double ln_loss(const float *x, const float *g, const float *b, const floa
   return L;
 }
 
+/* The AVX2 rows (4 side by side) give the generic loop's bits: outputs,
+ * means and rstd, every group size, dims that are multiples of 8. */
+static void test_layernorm_rows_exact(void) {
+  const int dims[] = {8, 16, 24, 128, 136, 256};
+  const int rows_list[] = {1, 2, 3, 4, 5, 7, 9, 37};
+  for (size_t a = 0; a < sizeof dims / sizeof *dims; a++)
+    for (size_t r = 0; r < sizeof rows_list / sizeof *rows_list; r++) {
+      int dim = dims[a], rows = rows_list[r];
+      size_t n = (size_t)rows * dim;
+      float *x = randv(n, 3), *g = randv(dim, 1), *b = randv(dim, 1);
+      x[0] += 50.0f; /* a large mean */
+      float *y1 = malloc(sizeof(float) * n), *y2 = malloc(sizeof(float) * n);
+      float *m1 = malloc(sizeof(float) * rows), *m2 = malloc(sizeof(float) * rows);
+      float *s1 = malloc(sizeof(float) * rows), *s2 = malloc(sizeof(float) * rows);
+      layernorm_generic = false;
+      layernorm_forward(y1, m1, s1, x, g, b, rows, dim);
+      layernorm_generic = true;
+      layernorm_forward(y2, m2, s2, x, g, b, rows, dim);
+      layernorm_generic = false;
+      CHECK_MSG(!memcmp(y1, y2, sizeof(float) * n) && !memcmp(m1, m2, sizeof(float) * rows) &&
+                    !memcmp(s1, s2, sizeof(float) * rows),
+                "layernorm rows %d dim %d: the vector rows differ from the generic loop", rows, dim);
+      free(x), free(g), free(b), free(y1), free(y2), free(m1), free(m2), free(s1), free(s2);
+    }
+}
+
 static void test_layernorm(void) {
   int rows = 260, dim = 70;
   float *x = randv((size_t)rows * dim, 1), *g = randv(dim, 1), *b = randv(dim, 1);
@@ -235,6 +261,7 @@ int main(void) {
   test_matmul();
   test_leaky();
   test_layernorm();
+  test_layernorm_rows_exact();
   test_segments();
   return test_summary("test_nn");
 }

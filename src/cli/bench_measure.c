@@ -111,7 +111,7 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
   int rc = 0;
   for (int step = 0; !phase_done(o, r); step++) {
     bool timed = step >= o->warmup_steps;
-    if (step == o->warmup_steps) granite_data_parallel_stats(m, true, NULL, NULL);
+    if (step == o->warmup_steps) granite_data_parallel_stats(m, true, NULL, NULL, NULL);
     double t0 = now_seconds(), c0 = cpu_seconds();
     int k = sampler_next(&s, ids);
     if (k == 0) {
@@ -121,14 +121,15 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
       break;
     }
     fill_step(&sb, m, ds, ids, k, &label_rng);
-    double t1 = now_seconds();
+    double t1 = now_seconds(), p1 = thread_cpu_seconds();
     granite_forward(m, &sb.batch, sb.out, sb.pred);
-    double t2 = now_seconds();
+    double t2 = now_seconds(), p2 = thread_cpu_seconds();
     mse_gradient(&sb.batch, sb.pred, sb.dblock, T);
     granite_block_grad_to_outputs(m, &sb.batch, sb.dblock, sb.dout);
     memset(m->grads, 0, m->num_params * sizeof *m->grads);
+    double p3 = thread_cpu_seconds();
     granite_backward(m, &sb.batch, sb.dout);
-    double t3 = now_seconds();
+    double t3 = now_seconds(), p4 = thread_cpu_seconds();
     optimizer_update(&opt, m->params, m->grads, 1e-4f);
     double t4 = now_seconds();
     if (!timed) continue;
@@ -139,10 +140,11 @@ int bench_train(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Phase
     r->t_forward += t2 - t1;
     r->t_backward += t3 - t2;
     r->t_update += t4 - t3;
+    r->pass_cpu_seconds += (p2 - p1) + (p4 - p3);
     count_step(r, &sb, m, true);
   }
   r->peak_rss_mib = machine_peak_rss_mib();
-  granite_data_parallel_stats(m, false, &r->region_seconds, &r->busy_seconds);
+  granite_data_parallel_stats(m, false, &r->region_seconds, &r->busy_seconds, &r->busy_cpu_seconds);
   free(ids);
   step_buffers_free(&sb);
   optimizer_free(&opt);
@@ -162,7 +164,7 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
   StepBuffers sb;
   step_buffers_init(&sb, ds->num_tasks);
   for (int step = 0; !phase_done(o, r); step++) {
-    if (step == o->warmup_steps) granite_data_parallel_stats(m, true, NULL, NULL);
+    if (step == o->warmup_steps) granite_data_parallel_stats(m, true, NULL, NULL, NULL);
     double t0 = now_seconds(), c0 = cpu_seconds();
     int k = sampler_next(&s, ids);
     if (k == 0) { /* end of the file: go round again */
@@ -172,19 +174,20 @@ int bench_predict(GraniteModel *m, const Dataset *ds, const PhaseOptions *o, Pha
       if (k == 0) break;
     }
     fill_step(&sb, m, ds, ids, k, NULL);
-    double t1 = now_seconds();
+    double t1 = now_seconds(), p1 = thread_cpu_seconds();
     granite_forward(m, &sb.batch, sb.out, sb.pred);
-    double t2 = now_seconds();
+    double t2 = now_seconds(), p2 = thread_cpu_seconds();
     if (step < o->warmup_steps) continue;
     r->steps++;
     r->seconds += t2 - t0;
     r->cpu_seconds += cpu_seconds() - c0;
     r->t_batch += t1 - t0;
     r->t_forward += t2 - t1;
+    r->pass_cpu_seconds += p2 - p1;
     count_step(r, &sb, m, false);
   }
   r->peak_rss_mib = machine_peak_rss_mib();
-  granite_data_parallel_stats(m, false, &r->region_seconds, &r->busy_seconds);
+  granite_data_parallel_stats(m, false, &r->region_seconds, &r->busy_seconds, &r->busy_cpu_seconds);
   free(ids);
   step_buffers_free(&sb);
   sampler_free(&s);

@@ -27,7 +27,10 @@ typedef struct {
   /* data-parallel runs (granite_data_parallel_stats over the timed steps):
    * wall time inside the replicas' parallel regions, and the replicas' own
    * pass time summed over threads */
-  double region_seconds, busy_seconds;
+  double region_seconds, busy_seconds, busy_cpu_seconds;
+  /* the forward and backward passes in the calling thread's CPU time (the
+   * 1-thread reference for a replica's busy_cpu_seconds) */
+  double pass_cpu_seconds;
 } PhaseResult;
 
 typedef struct {

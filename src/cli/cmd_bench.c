@@ -267,11 +267,11 @@ static void json_phase(FILE *f, const char *name, const PhaseResult *r, double p
           "\"cpu_seconds\": %.6f, \"flops\": %.0f, \"gflops_per_s\": %.3f, \"fraction_of_peak\": %.4f, \"fraction_of_nominal_peak\": %.4f, "
           "\"seconds_batch\": %.6f, \"seconds_forward\": %.6f, \"seconds_backward\": %.6f, "
           "\"seconds_update\": %.6f, \"peak_rss_mib\": %.1f, \"seconds_parallel_region\": %.6f, "
-          "\"replica_busy_seconds\": %.6f}",
+          "\"replica_busy_seconds\": %.6f, \"replica_busy_cpu_seconds\": %.6f, \"pass_cpu_seconds\": %.6f}",
           name, r->steps, r->seconds, r->blocks, r->instructions, r->nodes, r->edges,
           r->seconds > 0 ? r->blocks / r->seconds : 0, r->seconds > 0 ? r->steps / r->seconds : 0, r->cpu_seconds, r->flops, g,
           peak > 0 ? g / peak : 0, nominal_peak > 0 ? g / nominal_peak : 0, r->t_batch, r->t_forward, r->t_backward, r->t_update, r->peak_rss_mib,
-          r->region_seconds, r->busy_seconds);
+          r->region_seconds, r->busy_seconds, r->busy_cpu_seconds, r->pass_cpu_seconds);
 }
 
 static void json_string(FILE *f, const char *s) {
@@ -614,6 +614,12 @@ static int bench(int argc, char **argv, StrList *inputs, Vocab *vocab, Dataset *
         if (o && o_pass > 0 && o->blocks > 0)
           fprintf(out, "; a replica's pass per block takes %.2fx the 1-thread time (shared caches, memory, clock)",
                   (r->busy_seconds / r->blocks) / (o_pass / o->blocks));
+        /* in CPU time, the share of other jobs' time slices is taken out:
+         * what is left is the cost of sharing caches, memory and the clock */
+        if (o && o->pass_cpu_seconds > 0 && o->blocks > 0 && r->busy_cpu_seconds > 0)
+          fprintf(out, ", %.2fx in CPU time (%.0f%% of its wall time it had the core)",
+                  (r->busy_cpu_seconds / r->blocks) / (o->pass_cpu_seconds / o->blocks),
+                  100 * r->busy_cpu_seconds / r->busy_seconds);
         fputc('\n', out);
       }
     }

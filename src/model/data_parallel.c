@@ -264,15 +264,18 @@ void granite_backward(GraniteModel *m, const Batch *b, const float *d_outputs) {
   granite_replicas_backward(&dp->reps, dp->batch, d);
 }
 
-void granite_data_parallel_stats(GraniteModel *m, bool reset, double *region_seconds, double *busy_seconds) {
+void granite_data_parallel_stats(GraniteModel *m, bool reset, double *region_seconds, double *busy_seconds,
+                                 double *busy_cpu_seconds) {
   DataParallel *dp = m->work->dp;
-  double busy = 0;
+  double busy = 0, busy_cpu = 0;
   if (dp)
     for (int i = 0; i < dp->reps.count; i++) {
       busy += dp->reps.busy_seconds[i];
-      if (reset) dp->reps.busy_seconds[i] = 0;
+      busy_cpu += dp->reps.busy_cpu_seconds[i];
+      if (reset) dp->reps.busy_seconds[i] = dp->reps.busy_cpu_seconds[i] = 0;
     }
   if (region_seconds) *region_seconds = dp ? dp->reps.region_seconds : 0;
   if (busy_seconds) *busy_seconds = busy;
+  if (busy_cpu_seconds) *busy_cpu_seconds = busy_cpu;
   if (dp && reset) dp->reps.region_seconds = 0;
 }

@@ -135,8 +135,11 @@ bool granite_bf16(const GraniteModel *m);
 /* Where data-parallel passes spent their time since the last reset: wall
  * time inside the parallel regions, and the replicas' own pass time summed
  * over threads (threads × region minus busy = time threads waited for each
- * other at the region's end, plus the gradient sum). Zeros without replicas. */
-void granite_data_parallel_stats(GraniteModel *m, bool reset, double *region_seconds, double *busy_seconds);
+ * other at the region's end, plus the gradient sum), in wall time and in the
+ * threads' CPU time (busy_cpu < busy: other jobs held the core). Zeros
+ * without replicas; any output may be NULL. */
+void granite_data_parallel_stats(GraniteModel *m, bool reset, double *region_seconds, double *busy_seconds,
+                                 double *busy_cpu_seconds);
 /* Bytes of activation memory the model holds now (grows to the largest batch). */
 size_t granite_work_bytes(const GraniteModel *m);
 

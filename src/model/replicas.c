@@ -15,6 +15,7 @@ int granite_replicas_create(GraniteReplicas *r, GraniteModel *model, int count) 
   r->rep = xcalloc((size_t)count, sizeof *r->rep);
   r->own_params = xcalloc((size_t)count, sizeof *r->own_params);
   r->busy_seconds = xcalloc((size_t)count, sizeof *r->busy_seconds);
+  r->busy_cpu_seconds = xcalloc((size_t)count, sizeof *r->busy_cpu_seconds);
   for (int i = 0; i < count; i++) {
     if (granite_model_create(&r->rep[i], &model->cfg) != 0) {
       r->count = i;
@@ -39,6 +40,7 @@ void granite_replicas_destroy(GraniteReplicas *r) {
   free(r->rep);
   free(r->own_params);
   free(r->busy_seconds);
+  free(r->busy_cpu_seconds);
   memset(r, 0, sizeof *r);
 }
 
@@ -58,7 +60,7 @@ void granite_replicas_forward(GraniteReplicas *r, const Batch *parts, float *con
     if (parts[i].num_blocks == 0) continue;
     jmp_buf env;
     jmp_buf *volatile outer = gr_oom_guard_set(&env);
-    double t = now_seconds();
+    const volatile double t = now_seconds(), c = thread_cpu_seconds(); /* read after a longjmp */
     if (setjmp(env) == 0) {
       granite_forward_single(&r->rep[i], &parts[i], outputs[i], block_predictions ? block_predictions[i] : NULL);
     } else {
@@ -66,6 +68,7 @@ void granite_replicas_forward(GraniteReplicas *r, const Batch *parts, float *con
       failed = 1;
     }
     r->busy_seconds[i] += now_seconds() - t;
+    r->busy_cpu_seconds[i] += thread_cpu_seconds() - c;
     gr_oom_guard_set(outer);
   }
   r->region_seconds += now_seconds() - t0;
@@ -82,10 +85,11 @@ void granite_replicas_backward(GraniteReplicas *r, const Batch *parts, const flo
   {
     int i = omp_get_thread_num();
     if (i < r->count) {
-      double t = now_seconds();
+      double t = now_seconds(), c = thread_cpu_seconds();
       memset(r->rep[i].grads, 0, np * sizeof(float));
       if (parts[i].num_blocks > 0) granite_backward_single(&r->rep[i], &parts[i], d_outputs[i]);
       r->busy_seconds[i] += now_seconds() - t;
+      r->busy_cpu_seconds[i] += thread_cpu_seconds() - c;
     }
 #pragma omp barrier
     /* sum the parts' gradients, each thread a slice of the parameters */

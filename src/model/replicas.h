@@ -26,6 +26,7 @@ typedef struct {
   /* where the time of the parallel passes goes (for granite bench): */
   double region_seconds; /* wall time inside the parallel regions */
   double *busy_seconds;  /* [count] time each replica spent in its own passes */
+  double *busy_cpu_seconds; /* [count] the same passes in its thread's CPU time */
 } GraniteReplicas;
 
 /* count >= 1. The replicas follow model's reference-path and inference-only

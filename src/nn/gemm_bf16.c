@@ -102,7 +102,7 @@ bool gemm_bf16_supported(void) {
 
 /* 64 row pairs per pass of the weight gradient: a 64 x 64 slice of dy's
  * pairs (16 KB) stays in L1 */
-static const GemmTiles tiles_bf16 = {tile_bf16, 16, 4, sizeof(uint32_t), 64};
+static const GemmTiles tiles_bf16 = {tile_bf16, 16, 4, 4, sizeof(uint32_t), 64};
 
 /* pack_row_pairs_bf16, 16 pairs at a time: both rows rounded by vcvtneps2bf16,
  * widened to 32-bit lanes and merged */

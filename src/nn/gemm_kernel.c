@@ -31,7 +31,9 @@
 #define STORE_Y_MASKED(p, v, m) _mm512_mask_storeu_ps(p, m, v)
 #include "nn/gemm_tile_template.h"
 
-/* AVX2+FMA: tiles of 6 rows x 16 columns (12 accumulators of 16 registers) */
+/* AVX2+FMA: tiles of 6 rows x 16 columns (12 accumulators of 16 registers);
+ * 1 row x 64 and 2 rows x 32 (8 accumulators: Zen 3's 2 FMA pipes x 4
+ * cycles of latency) */
 #define TILE_FN tile_avx2
 #define TILE_TARGET "avx2,fma"
 #define VEC __m256
@@ -39,6 +41,7 @@
 #define ELEM float
 #define LANES 8
 #define MAX_NV 2
+#define MAX_NV_SMALL 8
 #define ZERO() _mm256_setzero_ps()
 #define LOAD_B(p) _mm256_loadu_ps(p)
 #define BCAST(e) _mm256_set1_ps(e)
@@ -53,8 +56,8 @@
 #define STORE_Y_MASKED(p, v, m) _mm256_maskstore_ps(p, m, v)
 #include "nn/gemm_tile_template.h"
 
-static const GemmTiles tiles_avx512 = {tile_avx512, 16, 4, sizeof(float), 128};
-static const GemmTiles tiles_avx2 = {tile_avx2, 8, 2, sizeof(float), 128};
+static const GemmTiles tiles_avx512 = {tile_avx512, 16, 4, 4, sizeof(float), 128};
+static const GemmTiles tiles_avx2 = {tile_avx2, 8, 2, 8, sizeof(float), 128};
 
 static bool env_set(const char *name) {
   const char *v = getenv(name);

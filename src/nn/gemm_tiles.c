@@ -6,30 +6,40 @@
  * every column slice of b passes over it; chunks go to different threads. */
 #define ROW_CHUNK 96
 
-/* The tile covering columns [c, out): its vector count and the lanes of its
- * last vector (0: all). */
-static void cover(const GemmTiles *t, int c, int out, int *nv, int *tail) {
-  int left = out - c, width = t->max_nv * t->lanes;
+/* The tile covering columns [c, out) with at most max_nv vectors: its vector
+ * count and the lanes of its last vector (0: all). */
+static void cover(const GemmTiles *t, int max_nv, int c, int out, int *nv, int *tail) {
+  int left = out - c, width = max_nv * t->lanes;
   if (left >= width) {
-    *nv = t->max_nv, *tail = 0;
+    *nv = max_nv, *tail = 0;
   } else {
     *nv = (left + t->lanes - 1) / t->lanes;
     *tail = left % t->lanes;
   }
 }
 
+/* Rows of the next tile when `left` rows remain: tiles as even as possible,
+ * at most 6 rows (26 rows: 6+5+5+5+5, not 6+6+6+6+2, whose 2-row tile has
+ * too few accumulators to hide the FMA latency). */
+static int tile_rows(int left) {
+  int tiles = (left + GEMM_TILE_ROWS - 1) / GEMM_TILE_ROWS;
+  return (left + tiles - 1) / tiles;
+}
+
 void gemm_tiles_nn(const GemmTiles *t, float *y, int ldy, const void *a, size_t lda, const void *b, int rows, int K,
                    int out, float beta) {
   const char *ab = a, *bb = b;
   size_t es = (size_t)t->elem_size;
-  int width = t->max_nv * t->lanes, chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
+  int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
   NN_PARALLEL_FOR(chunks, 2, int ch = 0; ch < chunks; ch++, {
     int r0 = ch * ROW_CHUNK, r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
-    for (int c = 0; c < out; c += width) {
+    /* 1 or 2 rows (a block's global update, a readout): wider tiles */
+    int max_nv = r1 - r0 <= 2 && t->max_nv_small / (r1 - r0) > t->max_nv ? t->max_nv_small / (r1 - r0) : t->max_nv;
+    for (int c = 0; c < out; c += max_nv * t->lanes) {
       int nv, tail;
-      cover(t, c, out, &nv, &tail);
-      for (int r = r0; r < r1; r += GEMM_TILE_ROWS) {
-        int rr = r1 - r >= GEMM_TILE_ROWS ? GEMM_TILE_ROWS : r1 - r;
+      cover(t, max_nv, c, out, &nv, &tail);
+      for (int r = r0, rr; r < r1; r += rr) {
+        rr = tile_rows(r1 - r);
         t->tile(y + (size_t)r * ldy + c, ldy, ab + (size_t)r * lda * es, lda, 1, bb + (size_t)c * es, (size_t)out,
                 K, beta, rr, nv, tail);
       }
@@ -51,7 +61,7 @@ void gemm_tiles_tn_acc(const GemmTiles *t, float *c, const void *a, size_t lda, 
       int kb = K - k0 < kc ? K - k0 : kc;
       for (int col = 0; col < out; col += width) {
         int nv, tail;
-        cover(t, col, out, &nv, &tail);
+        cover(t, t->max_nv, col, out, &nv, &tail);
         for (int ti = t0; ti < t1; ti++) {
           int i = ti * GEMM_TILE_ROWS, rr = m - i >= GEMM_TILE_ROWS ? GEMM_TILE_ROWS : m - i;
           t->tile(c + (size_t)i * out + col, out, ab + ((size_t)k0 * lda + i) * es, 1, lda,

@@ -15,7 +15,8 @@
 /* y[r rows × cols] = Σ_k a(i,k)·b[k][...] (+ y if beta is 1), a(i,k) at
  * a[i*as_i + k*as_k] elements (so a may be read transposed), b rows ldb
  * elements apart, cols = (nv-1)·lanes + (tail ? tail : lanes). r ≤ 6,
- * nv ≤ max_nv; tail > 0 only for tiles built with masked loads. */
+ * nv ≤ max_nv (r ≤ 2: max_nv_small / r); tail > 0 only for tiles built with
+ * masked loads. */
 typedef void (*GemmTileFn)(float *y, int ldy, const void *a, size_t as_i, size_t as_k, const void *b, size_t ldb,
                            int K, float beta, int r, int nv, int tail);
 
@@ -23,6 +24,7 @@ typedef struct {
   GemmTileFn tile;
   int lanes;      /* FP32 lanes of a vector */
   int max_nv;     /* vectors across a tile: a tile is 6 rows × max_nv·lanes columns */
+  int max_nv_small; /* vectors across a tile of 1 row (2 rows: half as many), ≥ max_nv */
   int elem_size;  /* bytes of an element of a and b */
   int kc;         /* k steps per pass of the weight gradient: a kc × (max_nv·lanes) slice of b stays in L1 */
 } GemmTiles;

@@ -3,7 +3,13 @@
 #ifndef GRANITE_NN_LAYERNORM_H
 #define GRANITE_NN_LAYERNORM_H
 
+#include <stdbool.h>
+
 #define LAYERNORM_EPS 1e-3f
+
+/* Tests only: true makes layernorm_forward take its generic loop where it
+ * would take the AVX2 rows, to check that both give the same bits. */
+extern bool layernorm_generic;
 
 /* out[rows×dim]; mean and rstd [rows] are kept for the backward pass. */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,

@@ -63,6 +63,9 @@ void grow_array(void **buf, size_t *cap, size_t need, size_t elem);
 
 /* Monotonic wall-clock seconds. */
 double now_seconds(void);
+/* CPU seconds the calling thread has run (time slices given to other jobs
+ * do not count). */
+double thread_cpu_seconds(void);
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -83,5 +83,27 @@ grep -a -q '^config.critical_path=false$' $T/plain/model.ckpt-2 || fail "default
   >/dev/null 2>$T/cp.contra && fail "eval accepted --nogranite_critical_path against the checkpoint"
 grep -q 'granite_critical_path' $T/cp.contra || fail "contradiction error does not name the flag: $(cat $T/cp.contra)"
 
+# 8. --granite_resource_bound=K with the critical path: stored in the checkpoint
+#    with its usage heads, used by eval and predict, a contradicting flag
+#    refused; seq2seq refused with one error line.
+"$G" train --gematria_checkpoint_dir=$T/rb --gematria_tokens_file=data/sample/vocab.txt --gematria_input_file=$DATA \
+  --gematria_training_num_epochs=4 --granite_output_scale=auto --granite_critical_path --granite_resource_bound=3 \
+  $SMALL 2>$T/rb.err || fail "resource-bound training: $(tail -1 $T/rb.err)"
+grep -a -q '^config.resource_bound=3$' $T/rb/model.ckpt-4 || fail "checkpoint lacks resource_bound=3"
+grep -a -q '^tensor=resource_bound/task_0/w 16 3$' $T/rb/model.ckpt-4 || fail "checkpoint lacks the usage head"
+grep -a -q '^config.resource_bound=0$' $T/plain/model.ckpt-2 || fail "default model has the resource bound"
+"$G" eval --gematria_checkpoint_file=$T/rb/model.ckpt-4 --gematria_input_file=$DATA --noerror_analysis \
+  >$T/rb.eval 2>&1 || fail "resource-bound eval: $(tail -1 $T/rb.eval)"
+"$G" predict --gematria_checkpoint_file=$T/rb/model.ckpt-4 --gematria_input_file=$DATA \
+  --gematria_output_file=$T/rb.tfrecord 2>$T/rb.pred || fail "resource-bound predict: $(tail -1 $T/rb.pred)"
+"$G" eval --gematria_checkpoint_file=$T/rb/model.ckpt-4 --gematria_input_file=$DATA --granite_resource_bound=4 \
+  >/dev/null 2>$T/rb.contra && fail "eval accepted --granite_resource_bound=4 against a checkpoint with 3"
+grep -q 'granite_resource_bound' $T/rb.contra || fail "contradiction error does not name the flag: $(cat $T/rb.contra)"
+"$G" train --gematria_checkpoint_dir=$T/rbs --gematria_tokens_file=data/sample/vocab.txt --gematria_input_file=$DATA \
+  --gematria_training_num_epochs=1 --gematria_seq2seq --granite_resource_bound=2 $SMALL >/dev/null 2>$T/rbs.err &&
+  fail "seq2seq training accepted the resource bound"
+[ "$(wc -l <$T/rbs.err)" -eq 1 ] && grep -q 'resource-bound.*seq2seq' $T/rbs.err ||
+  fail "seq2seq refusal is not one clear line: $(cat $T/rbs.err)"
+
 [ $FAILS -eq 0 ] && echo "e2e_model_options: ok (output scale $SCALE, median label $MEDIAN, eval MAPE $MAPE% after 40 steps)"
 [ $FAILS -eq 0 ]

@@ -489,6 +489,57 @@ static void test_critical_path_field(Fixture *f) {
   checkpoint_close(&k);
 }
 
+/* --granite_resource_bound: the count of resources stored in the config with
+ * the usage heads; a file from before the field reads as off; a bad count
+ * is refused. */
+static void test_resource_bound_field(Fixture *f) {
+  GraniteModel m;
+  GraniteConfig c;
+  granite_config_default(&c);
+  c.vocab_size = 5, c.num_tasks = 2;
+  c.node_embedding_size = c.edge_embedding_size = c.global_embedding_size = 4;
+  c.num_message_passing_iterations = 2;
+  c.critical_path = true;
+  c.resource_bound = 3;
+  CHECK(granite_model_create(&m, &c) == 0);
+  for (size_t i = 0; i < m.num_params; i++) m.params[i] = (float)i * 0.001f;
+  CheckpointContents cc = contents(f, 5, NAN);
+  cc.model = &m;
+  cc.optimizer = NULL;
+  char path[4096], old[4096], bad[4096], msg[512];
+  path_in(path, sizeof path, "rb.ckpt");
+  CHECK(checkpoint_write_file(path, &cc) == 0);
+  Checkpoint k;
+  CHECK(checkpoint_open(&k, path) == 0);
+  CHECK(k.config.resource_bound == 3 && k.config.critical_path);
+  GraniteModel m2;
+  CHECK(granite_model_create(&m2, &k.config) == 0);
+  CHECK(checkpoint_load_params(&k, &m2) == 0);
+  const ParamTensor *head = granite_find_tensor(&m2, "resource_bound/task_1/w");
+  CHECK(head && head->rows == 4 && head->cols == 3 && m2.params[head->offset + 5] == m.params[head->offset + 5]);
+  /* the usage heads come after every other tensor (older layouts are a prefix) */
+  CHECK(strcmp(m2.tensors[m2.num_tensors - 1].name, "resource_bound/task_1/b") == 0);
+  checkpoint_close(&k);
+  granite_model_destroy(&m2);
+
+  path_in(bad, sizeof bad, "rb-bad.ckpt");
+  rewrite_header(path, bad, "config.resource_bound=3\n", "config.resource_bound=many\n");
+  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
+  CHECK_MSG(strstr(msg, "rb-bad.ckpt") && strstr(msg, "header line"), "%s", msg);
+  checkpoint_close(&k);
+  granite_model_destroy(&m);
+
+  CheckpointContents plain = contents(f, 6, NAN);
+  path_in(path, sizeof path, "plain-rb.ckpt");
+  CHECK(checkpoint_write_file(path, &plain) == 0);
+  path_in(old, sizeof old, "old-rb.ckpt");
+  rewrite_header(path, old, "config.resource_bound=0\n", "");
+  CHECK(checkpoint_open(&k, old) == 0);
+  CHECK(k.config.resource_bound == 0);
+  CHECK(memcmp(&k.config, &f->model.cfg, sizeof k.config) == 0);
+  checkpoint_close(&k);
+}
+
 int main(void) {
   if (!mkdtemp(g_dir)) {
     fprintf(stderr, "cannot create a temporary directory\n");
@@ -504,6 +555,7 @@ int main(void) {
   test_token_list_against_vocab_size(&f);
   test_latest_by_stored_step(&f);
   test_critical_path_field(&f);
+  test_resource_bound_field(&f);
   optimizer_free(&f.opt);
   checkpoint_meta_free(&f.meta);
   free_model(&f.model);

@@ -122,6 +122,10 @@ static void check_config(const char *name, const GraniteConfig *cfg) {
     const ParamTensor *t = &m.tensors[i];
     if (strstr(t->name, "/gamma") || strstr(t->name, "/beta"))
       for (int k = 0; k < t->rows; k++) m.params[t->offset + k] += (float)(0.4 * (rng_uniform(&rng) - 0.5));
+    /* usages from near 0 to a few units, so that with the critical path on
+     * some blocks' bound is C and others' a resource (both gradients tested) */
+    if (strncmp(t->name, "resource_bound/", 15) == 0 && strstr(t->name, "/b"))
+      for (int k = 0; k < t->rows; k++) m.params[t->offset + k] = (float)(2.0 * rng_uniform(&rng) - 2.5);
   }
   int sizes[3] = {7, 4, 9}, T = cfg->num_tasks;
   Batch b;
@@ -338,7 +342,18 @@ int main(void) {
   c.graph_module_residual_connections = true;
   c.num_message_passing_iterations = 3;
   check_config("critical path, residual", &c);
+  c.resource_bound = 3; /* both bounds: the smooth max of three terms */
+  check_config("critical path and resource bound", &c);
   batch_critical_path = false;
+
+  base(&c); /* the resource-bound read-out alone: usage heads, sums, hard max over resources */
+  c.resource_bound = 4;
+  c.output_scale = 2.0f;
+  c.num_tasks = 2;
+  check_config("resource bound", &c);
+  c.resource_bound = 1;
+  c.num_tasks = 1;
+  check_config("resource bound, one resource", &c);
 
   /* bad configurations give an error, not a crash */
   base(&c);
@@ -350,6 +365,12 @@ int main(void) {
   CHECK(granite_model_create(&m, &c) == -1);
   base(&c);
   c.vocab_size = 0;
+  CHECK(granite_model_create(&m, &c) == -1);
+  base(&c);
+  c.resource_bound = GRANITE_MAX_RESOURCES + 1;
+  CHECK(granite_model_create(&m, &c) == -1);
+  base(&c);
+  c.resource_bound = 2, c.seq2seq = true;
   CHECK(granite_model_create(&m, &c) == -1);
 
   /* parameter count of the spec §4.8 default with V = 1000 ≈ 0.43 M (spec §4.7) */

@@ -134,6 +134,11 @@ int main(void) {
   c.num_task_readout_layers = 1;
   c.num_tasks = 2;
   check_config("hidden layers, 2 tasks", &c, 2);
+  c.resource_bound = 4; /* per-block sums and maxima over instructions split by blocks */
+  c.output_scale = 2.0f;
+  check_config("resource bound, 2 tasks", &c, 3);
+  c.resource_bound = 0;
+  c.output_scale = 1.0f;
   c.seq2seq = true;
   check_config("seq2seq", &c, 2);
   return test_summary("test_replicas");

@@ -74,17 +74,18 @@ void critical_path_forward(GraniteModel *model, const Batch *b, const float *h, 
         if (len > bound) bound = len, rec = r;
       }
       size_t o = (size_t)k * T + t;
-      float y = outputs[o], x = bound - y / s;
-      w->cp_gnn[o] = y;
       w->cp_bound[o] = bound;
       w->cp_rec[o] = rec;
+      if (c->resource_bound) continue; /* resource_bound_forward combines max(C, R) */
+      float y = outputs[o], x = bound - y / s;
+      w->cp_gnn[o] = y;
       w->cp_sig[o] = sigmoid(x);
       outputs[o] = y + s * softplus(x);
     }
 }
 
-void critical_path_backward(GraniteModel *model, const Batch *b, const float *h, const float *d_outputs,
-                            float *gh) {
+void critical_path_backward_bound(GraniteModel *model, const Batch *b, const float *h, const float *d_bound,
+                                  float *gh) {
   ModelWork *w = model->work;
   const GraniteConfig *c = &model->cfg;
   const float *P = model->params;
@@ -93,11 +94,9 @@ void critical_path_backward(GraniteModel *model, const Batch *b, const float *h,
   for (int k = 0; k < B; k++)
     for (int t = 0; t < T; t++) {
       size_t o = (size_t)k * T + t;
-      float g = d_outputs[o], sig = w->cp_sig[o];
-      w->cp_dy[o] = g * (1.0f - sig); /* dy/dy_gnn = 1 - sigmoid(x), dy/dC = s * sigmoid(x) */
       int r = w->cp_rec[o];
-      if (r < 0 || g == 0.0f) continue;
-      float dC = g * sig * c->output_scale;
+      float dC = d_bound[o];
+      if (r < 0 || dC == 0.0f) continue;
       recurrence_length(w, b, r, t, T); /* the forward's path again, into cp_arg */
       const float *a = P + w->cp_w[t];
       float *da = D + w->cp_w[t];
@@ -113,4 +112,16 @@ void critical_path_backward(GraniteModel *model, const Batch *b, const float *h,
         D[w->cp_b[t]] += dz;
       }
     }
+}
+
+void critical_path_backward(GraniteModel *model, const Batch *b, const float *h, const float *d_outputs,
+                            float *gh) {
+  ModelWork *w = model->work;
+  float s = model->cfg.output_scale;
+  for (int o = 0; o < b->num_blocks * model->cfg.num_tasks; o++) {
+    float g = d_outputs[o], sig = w->cp_sig[o];
+    w->cp_dy[o] = g * (1.0f - sig); /* dy/dy_gnn = 1 - sigmoid(x), dy/dC = s * sigmoid(x) */
+    w->cp_dC[o] = g * sig * s;
+  }
+  critical_path_backward_bound(model, b, h, w->cp_dC, gh);
 }

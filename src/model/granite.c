@@ -120,6 +120,19 @@ static void plan(ModelWork *w, const GraniteConfig *cfg, Carver *c) {
     w->cp_sig = FLOATS(c, (size_t)B * T);
     w->cp_rec = INTS(c, (size_t)B * T);
     w->cp_dy = FLOATS(c, (size_t)B * T);
+    w->cp_dC = FLOATS(c, (size_t)B * T);
+  }
+  if (cfg->resource_bound) {
+    size_t Kr = (size_t)cfg->resource_bound;
+    w->rb_use = FLOATS(c, (size_t)w->I * T * Kr);
+    w->rb_duse = FLOATS(c, (size_t)w->I * T * Kr);
+    w->rb_sum = FLOATS(c, (size_t)B * T * Kr);
+    w->rb_bound = FLOATS(c, (size_t)B * T);
+    w->rb_sig = FLOATS(c, (size_t)B * T);
+    w->rb_arg = INTS(c, (size_t)B * T);
+    w->rb_dy = FLOATS(c, (size_t)B * T);
+    w->rb_dC = FLOATS(c, (size_t)B * T);
+    w->rb_cp = INTS(c, (size_t)B * T);
   }
   /* backward scratch (none for inference-only passes) */
   if (w->inference_only) return;
@@ -473,6 +486,7 @@ void granite_forward_single(GraniteModel *model, const Batch *b, float *outputs,
     for (int r = 0; r < R; r++) outputs[(size_t)r * T + t] = w->col[r] * c->output_scale;
   }
   if (c->critical_path) critical_path_forward(model, b, v, outputs);
+  if (c->resource_bound) resource_bound_forward(model, b, v, outputs);
   if (block_predictions) {
     if (c->seq2seq) {
       memset(block_predictions, 0, sizeof(float) * (size_t)B * T);
@@ -685,7 +699,11 @@ void granite_backward_single(GraniteModel *model, const Batch *b, const float *d
   memset(w->ge, 0, sizeof(float) * (size_t)m * E);
   memset(w->gv, 0, sizeof(float) * (size_t)n * N);
   memset(w->gu, 0, sizeof(float) * (size_t)B * G);
-  if (c->critical_path) {
+  if (c->resource_bound) { /* applied last in the forward pass: first here */
+    resource_bound_backward(model, b, w->v[K - 1].out, d_outputs, w->gv);
+    d_outputs = w->rb_dy;
+  }
+  if (c->critical_path && !c->resource_bound) {
     critical_path_backward(model, b, w->v[K - 1].out, d_outputs, w->gv);
     d_outputs = w->cp_dy;
   }
@@ -721,6 +739,10 @@ const float *granite_activation(const GraniteModel *model, const char *name, int
     return *rows = w->I, *cols = c->num_tasks, w->cp_lat;
   if (c->critical_path && strcmp(name, "critical_path/bound") == 0)
     return *rows = w->B, *cols = c->num_tasks, w->cp_bound;
+  if (c->resource_bound && strcmp(name, "resource_bound/usage") == 0)
+    return *rows = w->I, *cols = c->num_tasks * c->resource_bound, w->rb_use;
+  if (c->resource_bound && strcmp(name, "resource_bound/bound") == 0)
+    return *rows = w->B, *cols = c->num_tasks, w->rb_bound;
   int K = c->num_message_passing_iterations;
   if (sscanf(name, "core/iter_%d/%31s", &t, what) == 2 && t >= 0 && t < K &&
       !(w->inference_only && t < K - 2)) {

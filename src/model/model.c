@@ -78,6 +78,15 @@ static int config_check(const GraniteConfig *c) {
     gr_error("model config: the critical-path read-out predicts whole blocks; it does not combine with seq2seq");
     return -1;
   }
+  if (c->resource_bound && c->seq2seq) {
+    gr_error("model config: the resource-bound read-out predicts whole blocks; it does not combine with seq2seq");
+    return -1;
+  }
+  if (c->resource_bound < 0 || c->resource_bound > GRANITE_MAX_RESOURCES) {
+    gr_error("model config: %d resources for the resource bound (must be 0..%d)", c->resource_bound,
+             GRANITE_MAX_RESOURCES);
+    return -1;
+  }
   if (!(c->output_scale > 0) || !isfinite(c->output_scale)) {
     gr_error("model config: output scale %g (must be a finite number > 0)", (double)c->output_scale);
     return -1;
@@ -190,6 +199,11 @@ static void layout(Layout *L, ModelWork *w, const GraniteConfig *c) {
       w->cp_w[t] = add_tensor(L, N, 1, "critical_path/task_%d/w", t);
       w->cp_b[t] = add_tensor(L, 1, 1, "critical_path/task_%d/b", t);
     }
+  if (c->resource_bound)
+    for (int t = 0; t < c->num_tasks; t++) {
+      w->rb_w[t] = add_tensor(L, N, c->resource_bound, "resource_bound/task_%d/w", t);
+      w->rb_b[t] = add_tensor(L, c->resource_bound, 1, "resource_bound/task_%d/b", t);
+    }
   w->node_x_dim = E * (1 + s) + N; /* + G on the reference path, set per forward */
 }
 
@@ -301,6 +315,11 @@ void granite_model_init_params(GraniteModel *m, uint64_t seed) {
                (strncmp(t->name, "critical_path/", 14) == 0 && ends_with(t->name, "/b"))) {
       /* latency biases start at 0: l = softplus(a.h) ≈ 0.7 output-scale units */
       memset(p, 0, count * sizeof(float));
+    } else if (strncmp(t->name, "resource_bound/", 15) == 0 && ends_with(t->name, "/b")) {
+      /* usages start small, softplus(-3) ≈ 0.05 output-scale units: a bound
+       * far above the GNN's output at init would take its gradient (the
+       * critical path's lesson, docs/accuracy.md) */
+      for (size_t k = 0; k < count; k++) p[k] = -3.0f;
     } else if (keras && ends_with(t->name, "/w")) {
       /* Keras Dense kernels, task outputs, projections: glorot_uniform */
       glorot_uniform(&rng, p, fan_in, fan_out, count);

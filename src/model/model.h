@@ -11,6 +11,7 @@
 
 #define GRANITE_MAX_LAYERS 8
 #define GRANITE_MAX_TASKS 16
+#define GRANITE_MAX_RESOURCES 64 /* --granite_resource_bound */
 /* Limits that keep every size product far from overflow (a config read from
  * a file is checked against them before anything is allocated). */
 #define GRANITE_MAX_WIDTH 65536
@@ -43,6 +44,10 @@ typedef struct {
    * longest loop-carried dependency cycle under learned per-instruction
    * latencies (model/critical_path.c; seq2num only) */
   bool critical_path;
+  /* readout: also the smooth max with a resource-pressure bound, the largest
+   * over resource_bound learned resources of the block's summed
+   * per-instruction usage (model/resource_bound.c; seq2num only); 0 = off */
+  int resource_bound;
 } GraniteConfig;
 
 /* Spec §4.8 defaults (N = E = G = 128, K = 8, LNs on, one task). */
@@ -111,7 +116,9 @@ void granite_set_reference_path(GraniteModel *m, bool reference);
  * "readout/x0"), with its shape; NULL if unknown. For tests and debugging. */
 const float *granite_activation(const GraniteModel *m, const char *name, int *rows, int *cols);
 /* With critical_path also "critical_path/latency" [I x T] (learned
- * latencies) and "critical_path/bound" [B x T] (the recurrence bound C). */
+ * latencies) and "critical_path/bound" [B x T] (the recurrence bound C).
+ * With resource_bound also "resource_bound/usage" [I x T*K] (learned usage
+ * of each resource) and "resource_bound/bound" [B x T] (the bound R). */
 /* true: granite_forward keeps only what the next iteration needs (two
  * iterations' buffers instead of K), for prediction of large batches;
  * granite_backward then refuses to run. Outputs are bit-identical. */

@@ -38,6 +38,7 @@ typedef struct ModelWork {
   int ro_in_dim, ro_width, task_width; /* widths of X, the shared readout, a task's Y */
   int node_x_dim;                      /* columns of the node MLP's stored input */
   size_t cp_w[GRANITE_MAX_TASKS], cp_b[GRANITE_MAX_TASKS]; /* critical-path latency heads */
+  size_t rb_w[GRANITE_MAX_TASKS], rb_b[GRANITE_MAX_TASKS]; /* resource-usage heads [N x K], [K] */
 
   bool reference_path;
   bool inference_only; /* iteration buffers alternate between two sets */
@@ -74,8 +75,15 @@ typedef struct ModelWork {
    * latency and its derivative; per block and task the GNN's output, the
    * bound C, the smooth max's weight on it, the recurrence that set C
    * (-1 none); DP scratch per instruction; backward: the GNN's gradient */
-  float *cp_lat, *cp_dlat, *cp_gnn, *cp_bound, *cp_sig, *cp_dist, *cp_dy;
+  float *cp_lat, *cp_dlat, *cp_gnn, *cp_bound, *cp_sig, *cp_dist, *cp_dy, *cp_dC;
   int32_t *cp_rec, *cp_arg, *cp_mark;
+  /* resource bound (model/resource_bound.c): per instruction, task and
+   * resource the usage and its derivative; per block, task and resource the
+   * sum; per block and task the bound R, the smooth max's weight on it, the
+   * resource that set R, 1 where the critical path's C > R set the bound;
+   * backward: the gradient of the GNN's output and of C */
+  float *rb_use, *rb_duse, *rb_sum, *rb_bound, *rb_sig, *rb_dy, *rb_dC;
+  int32_t *rb_arg, *rb_cp;
   /* backward scratch */
   float *ge, *gv, *gu, *de, *dv, *du, *dza, *dzb, *dx_e, *dx_n, *dx_g, *dpr, *dps, *dpu, *tmp_n,
       *tmp_b;
@@ -90,9 +98,19 @@ typedef struct ModelWork {
 /* --granite_critical_path (critical_path.c). Forward: outputs [B*T] hold
  * the GNN's read-out and become the combined prediction; h = the final node
  * embeddings. Backward: from d_outputs, the gradient of the GNN's read-out
- * into w->cp_dy; accumulates the heads' gradients and h's gradient into gh. */
+ * into w->cp_dy; accumulates the heads' gradients and h's gradient into gh.
+ * With resource_bound on, the forward pass only computes C (cp_bound,
+ * cp_rec), resource_bound_forward combines, and its backward pass calls
+ * critical_path_backward_bound with d_bound [B*T] = dLoss/dC. */
 void critical_path_forward(GraniteModel *m, const Batch *b, const float *h, float *outputs);
 void critical_path_backward(GraniteModel *m, const Batch *b, const float *h, const float *d_outputs, float *gh);
+void critical_path_backward_bound(GraniteModel *m, const Batch *b, const float *h, const float *d_bound, float *gh);
+
+/* --granite_resource_bound (resource_bound.c), after the critical path if
+ * both are on: the same contract, the gradient of its input into w->rb_dy;
+ * the bound is max(C, R), the gradient of C goes to the critical path. */
+void resource_bound_forward(GraniteModel *m, const Batch *b, const float *h, float *outputs);
+void resource_bound_backward(GraniteModel *m, const Batch *b, const float *h, const float *d_outputs, float *gh);
 
 /* One pass over the whole batch on this model (granite.c). */
 void granite_forward_single(GraniteModel *m, const Batch *b, float *outputs, float *block_predictions);

@@ -217,6 +217,10 @@ static const FlagSpec flag_table[] = {
     {"granite_critical_path", FT_BOOL, OFF(critical_path), "false", G_OURS,
      "model: the prediction is the smooth max of the GNN's read-out and the longest loop-carried register "
      "dependency cycle under learned per-instruction latencies (the recurrence bound; seq2num)", NULL, NOLIM},
+    {"granite_resource_bound", FT_INT, OFF(resource_bound), "0", G_OURS,
+     "model: K > 0 = the prediction is also the smooth max with the busiest of K learned resources, each "
+     "summed over the block's instructions (the resource-pressure bound; seq2num; docs/accuracy.md); 0 = off",
+     NULL, 0, 64},
     {"granite_output_scale", FT_STRING, OFF(output_scale), "1", G_OURS,
      "model: multiply the read-out by this to get labels' units; auto = the median training label "
      "(per instruction in seq2seq)", NULL, NOLIM},
@@ -757,5 +761,6 @@ void flags_to_config(const GematriaFlags *f, GraniteConfig *c, int vocab_size) {
   c->loop_carried_edges = f->loop_carried_edges;
   c->register_aliasing = f->register_aliasing;
   c->critical_path = f->critical_path;
+  c->resource_bound = f->resource_bound;
   if (!flags_output_scale_auto(f) && output_scale_value(f) > 0) c->output_scale = (float)output_scale_value(f);
 }

@@ -133,6 +133,7 @@ typedef struct {
   bool loop_carried_edges;
   bool register_aliasing;
   bool critical_path;
+  int resource_bound; /* K learned resources; 0 = off */
   char *output_scale; /* "auto" or a number > 0 */
 
   unsigned char was_set[FLAGS_MAX]; /* per table entry: given on the command line */

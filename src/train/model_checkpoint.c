@@ -29,6 +29,7 @@ typedef struct {
 #define BOOL_FIELD(f) {#f, FIELD_BOOL, offsetof(GraniteConfig, f), 0, false}
 #define LIST_FIELD(f) {#f, FIELD_LIST, offsetof(GraniteConfig, f), offsetof(GraniteConfig, num_##f), false}
 #define NEW_BOOL_FIELD(f) {#f, FIELD_BOOL, offsetof(GraniteConfig, f), 0, true}
+#define NEW_INT_FIELD(f) {#f, FIELD_INT, offsetof(GraniteConfig, f), 0, true}
 #define NEW_FLOAT_FIELD(f) {#f, FIELD_FLOAT, offsetof(GraniteConfig, f), 0, true}
 
 /* Every GraniteConfig field, by name. A field added to GraniteConfig later
@@ -57,6 +58,7 @@ static const ConfigField CONFIG_FIELDS[] = {
     NEW_BOOL_FIELD(register_aliasing),
     NEW_FLOAT_FIELD(output_scale),
     NEW_BOOL_FIELD(critical_path),
+    NEW_INT_FIELD(resource_bound),
 };
 #define NUM_CONFIG_FIELDS ((int)ARRAY_LEN(CONFIG_FIELDS))
 

@@ -50,6 +50,7 @@ static const ConfigField config_fields[] = {
     BOOL_FIELD("granite_loop_carried_edges", loop_carried_edges),
     BOOL_FIELD("granite_register_aliasing", register_aliasing),
     BOOL_FIELD("granite_critical_path", critical_path),
+    INT_FIELD("granite_resource_bound", resource_bound),
 };
 
 int check_config_against_flags(const GematriaFlags *f, const GraniteConfig *ckpt, bool only_explicit,

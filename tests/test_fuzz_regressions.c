@@ -16,7 +16,8 @@
 #include "util/common.h"
 #include "util/crc32c.h"
 
-static const char *tmp = "/tmp/granite_test_fuzz_regressions.bin";
+/* per process: another build's suite may run this test at the same time */
+static char tmp[64];
 
 static void write_bytes(const char *path, const void *data, size_t n) {
   FILE *f = fopen(path, "wb");
@@ -51,7 +52,7 @@ static void test_tfrecord_huge_length(void) {
 
 /* ---- checkpoints with a valid CRC around inconsistent contents ---- */
 
-static const char *ckpt = "/tmp/granite_test_fuzz_regressions.ckpt-3";
+static char ckpt[64];
 static const char *const TOKENS[] = {"ADD", "MOV", "RAX", "RBX"};
 
 /* Writes a small SGD checkpoint whose config says vocab_size, listing the
@@ -143,6 +144,8 @@ static void test_checkpoint_vocab_size(void) {
 }
 
 int main(void) {
+  snprintf(tmp, sizeof tmp, "/tmp/granite_test_fuzz_regressions_%ld.bin", (long)getpid());
+  snprintf(ckpt, sizeof ckpt, "/tmp/granite_test_fuzz_regressions_%ld.ckpt-3", (long)getpid());
   test_tfrecord_huge_length();
   test_checkpoint_num_params();
   test_checkpoint_vocab_size();

@@ -74,9 +74,12 @@ static void test_known_throughputs(void) {
 }
 
 /* The same blocks measured in two separate processes (two workers, two
- * sandboxes each): the minimum-based values agree within 5%. A block passes
- * if one of up to five pairs of processes agrees: a burst of other work on
- * the machine can spoil a pair, not five. */
+ * sandboxes each): the minimum-based values agree within 5%, or within 0.1
+ * cycles for blocks near one cycle per iteration (where a few hundredths of
+ * timer jitter are already 5%: seen on a KVM guest). A block passes if one
+ * of up to ten pairs of processes agrees; a pair where a worker reports
+ * unstable timing (NaN) is measured again: a burst of other work on the
+ * machine can spoil a pair, not ten. */
 static void test_two_processes_agree(void) {
   static const char *blocks[] = {
       "480fafc1",                       /* imul chain: 3 cycles */
@@ -86,8 +89,8 @@ static void test_two_processes_agree(void) {
   enum { N = sizeof blocks / sizeof blocks[0] };
   double *shared = mmap(NULL, 2 * sizeof(double), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   for (int b = 0; b < N; b++) {
-    double rel = NAN;
-    for (int attempt = 0; attempt < 5; attempt++) {
+    double rel = NAN, diff = NAN;
+    for (int attempt = 0; attempt < 10; attempt++) {
       for (int p = 0; p < 2; p++) {
         pid_t pid = fork();
         if (pid == 0) {
@@ -98,12 +101,14 @@ static void test_two_processes_agree(void) {
         int status;
         waitpid(pid, &status, 0);
       }
-      rel = fabs(shared[0] - shared[1]) / (0.5 * (shared[0] + shared[1]));
+      diff = fabs(shared[0] - shared[1]);
+      rel = diff / (0.5 * (shared[0] + shared[1]));
       fprintf(stderr, "test_measure_timing: two processes: %s: %.3f vs %.3f (%.1f%%)\n", blocks[b], shared[0],
               shared[1], 100 * rel);
-      if (rel <= 0.05) break;
+      if (rel <= 0.05 || diff <= 0.1) break;
     }
-    CHECK_MSG(rel <= 0.05, "%s: the two processes differ by %.1f%% in five attempts", blocks[b], 100 * rel);
+    CHECK_MSG(rel <= 0.05 || diff <= 0.1, "%s: the two processes differ by %.1f%% (%.3f cycles) in ten attempts",
+              blocks[b], 100 * rel, diff);
   }
   munmap(shared, 2 * sizeof(double));
 }

@@ -22,12 +22,6 @@
 #include "model/model.h"
 #include "model/model_internal.h"
 
-static float softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
-static float sigmoid(float x) {
-  float e = expf(-fabsf(x));
-  return x >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
-
 /* Longest path ending at recurrence r's writer, starting at one of its
  * first readers, under task t's latencies; w->cp_arg holds each
  * instruction's predecessor on its best path (-1: the path starts there). */
@@ -60,8 +54,8 @@ void critical_path_forward(GraniteModel *model, const Batch *b, const float *h, 
       const float *a = P + w->cp_w[t];
       float z = P[w->cp_b[t]];
       for (int k = 0; k < N; k++) z += a[k] * hi[k];
-      w->cp_lat[(size_t)i * T + t] = softplus(z);
-      w->cp_dlat[(size_t)i * T + t] = sigmoid(z);
+      w->cp_lat[(size_t)i * T + t] = bound_softplus(z);
+      w->cp_dlat[(size_t)i * T + t] = bound_sigmoid(z);
     }
   }
   memset(w->cp_mark, 0xff, sizeof(int32_t) * (size_t)(I ? I : 1)); /* -1: no stamp */
@@ -77,10 +71,8 @@ void critical_path_forward(GraniteModel *model, const Batch *b, const float *h, 
       w->cp_bound[o] = bound;
       w->cp_rec[o] = rec;
       if (c->resource_bound) continue; /* resource_bound_forward combines max(C, R) */
-      float y = outputs[o], x = bound - y / s;
-      w->cp_gnn[o] = y;
-      w->cp_sig[o] = sigmoid(x);
-      outputs[o] = y + s * softplus(x);
+      w->cp_gnn[o] = outputs[o];
+      outputs[o] = bound_smooth_max(outputs[o], bound, s, &w->cp_sig[o]);
     }
 }
 
@@ -120,7 +112,7 @@ void critical_path_backward(GraniteModel *model, const Batch *b, const float *h,
   float s = model->cfg.output_scale;
   for (int o = 0; o < b->num_blocks * model->cfg.num_tasks; o++) {
     float g = d_outputs[o], sig = w->cp_sig[o];
-    w->cp_dy[o] = g * (1.0f - sig); /* dy/dy_gnn = 1 - sigmoid(x), dy/dC = s * sigmoid(x) */
+    w->cp_dy[o] = g * (1.0f - sig); /* bound_smooth_max: dy/dy_gnn = 1 - sig, dy/dC = s*sig */
     w->cp_dC[o] = g * sig * s;
   }
   critical_path_backward_bound(model, b, h, w->cp_dC, gh);

@@ -3,6 +3,8 @@
 #ifndef GRANITE_MODEL_INTERNAL_H
 #define GRANITE_MODEL_INTERNAL_H
 
+#include <math.h>
+
 #include "model/model.h"
 
 #define NO_TENSOR ((size_t)-1)
@@ -94,6 +96,22 @@ typedef struct ModelWork {
  * <- granite.c (one pass over a batch) <- replicas.c (passes on several
  * threads) <- data_parallel.c (granite_forward / granite_backward, which
  * dispatch to one pass or to the replicas). */
+
+/* The scalar functions of the bound read-outs (critical_path.c,
+ * resource_bound.c), stable for large |x|. */
+static inline float bound_softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+static inline float bound_sigmoid(float x) {
+  float e = expf(-fabsf(x));
+  return x >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+/* Their combination: y + s*softplus(bound - y/s), a smooth max of the GNN's
+ * read-out y and s*bound with temperature s; *sig = sigmoid(bound - y/s),
+ * so dy/dy_gnn = 1 - sig and dy/dbound = s*sig. */
+static inline float bound_smooth_max(float y, float bound, float s, float *sig) {
+  float x = bound - y / s;
+  *sig = bound_sigmoid(x);
+  return y + s * bound_softplus(x);
+}
 
 /* --granite_critical_path (critical_path.c). Forward: outputs [B*T] hold
  * the GNN's read-out and become the combined prediction; h = the final node

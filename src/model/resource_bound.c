@@ -23,12 +23,6 @@
 #include "model/model.h"
 #include "model/model_internal.h"
 
-static float softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
-static float sigmoid(float x) {
-  float e = expf(-fabsf(x));
-  return x >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
-
 void resource_bound_forward(GraniteModel *model, const Batch *b, const float *h, float *outputs) {
   ModelWork *w = model->work;
   const GraniteConfig *c = &model->cfg;
@@ -48,8 +42,8 @@ void resource_bound_forward(GraniteModel *model, const Batch *b, const float *h,
       size_t o = ((size_t)i * T + t) * K;
       float *sum = w->rb_sum + ((size_t)b->instruction_block[i] * T + t) * K;
       for (int k = 0; k < K; k++) {
-        w->rb_use[o + k] = softplus(z[k]);
-        w->rb_duse[o + k] = sigmoid(z[k]);
+        w->rb_use[o + k] = bound_softplus(z[k]);
+        w->rb_duse[o + k] = bound_sigmoid(z[k]);
         sum[k] += w->rb_use[o + k];
       }
     }
@@ -64,11 +58,9 @@ void resource_bound_forward(GraniteModel *model, const Batch *b, const float *h,
       float bound = sum[arg];
       w->rb_cp[o] = c->critical_path && w->cp_bound[o] >= bound;
       if (w->rb_cp[o]) bound = w->cp_bound[o];
-      float y = outputs[o], x = bound - y / s;
       w->rb_bound[o] = bound;
       w->rb_arg[o] = arg;
-      w->rb_sig[o] = sigmoid(x);
-      outputs[o] = y + s * softplus(x);
+      outputs[o] = bound_smooth_max(outputs[o], bound, s, &w->rb_sig[o]);
     }
 }
 
@@ -82,7 +74,7 @@ void resource_bound_backward(GraniteModel *model, const Batch *b, const float *h
   int K = c->resource_bound;
   for (int o = 0; o < B * T; o++) {
     float g = d_outputs[o], sig = w->rb_sig[o];
-    w->rb_dy[o] = g * (1.0f - sig); /* dy/dy_gnn = 1 - sigmoid(x), dy/dbound = s * sigmoid(x) */
+    w->rb_dy[o] = g * (1.0f - sig); /* bound_smooth_max: dy/dy_gnn = 1 - sig, dy/dbound = s*sig */
     w->rb_dC[o] = w->rb_cp[o] ? g * sig * c->output_scale : 0.0f;
   }
   if (c->critical_path) critical_path_backward_bound(model, b, h, w->rb_dC, gh);

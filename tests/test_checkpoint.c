@@ -441,22 +441,58 @@ static void test_names(void) {
   CHECK(checkpoint_step_from_path("ckpt-3") == -1);
 }
 
-/* --granite_critical_path: stored in the config with its latency heads;
- * a file from before the field reads as off; a bad value is refused. */
-static void test_critical_path_field(Fixture *f) {
-  GraniteModel m;
+/* A 2-task model with the critical path (and resource_bound resources, 0 =
+ * off), its parameters numbered, in checkpoint contents without optimizer
+ * state. */
+static CheckpointContents option_contents(Fixture *f, GraniteModel *m, int resource_bound) {
   GraniteConfig c;
   granite_config_default(&c);
   c.vocab_size = 5, c.num_tasks = 2;
   c.node_embedding_size = c.edge_embedding_size = c.global_embedding_size = 4;
   c.num_message_passing_iterations = 2;
   c.critical_path = true;
-  CHECK(granite_model_create(&m, &c) == 0);
-  for (size_t i = 0; i < m.num_params; i++) m.params[i] = (float)i * 0.001f;
+  c.resource_bound = resource_bound;
+  CHECK(granite_model_create(m, &c) == 0);
+  for (size_t i = 0; i < m->num_params; i++) m->params[i] = (float)i * 0.001f;
   CheckpointContents cc = contents(f, 5, NAN);
-  cc.model = &m;
+  cc.model = m;
   cc.optimizer = NULL;
-  char path[4096], old[4096], bad[4096], msg[512];
+  return cc;
+}
+
+/* A model option's header line: the file at path with `line` changed to
+ * `bad` is refused, naming the file and the header line; the fixture's
+ * model (option off) with its line `off` removed, i.e. a file from before
+ * the option, opens with the fixture's config. */
+static void check_option_line(Fixture *f, const char *path, const char *tag, const char *line, const char *bad,
+                              const char *off) {
+  char bad_path[4096], plain[4096], old[4096], name[64], msg[512];
+  Checkpoint k;
+  snprintf(name, sizeof name, "%s-bad.ckpt", tag);
+  path_in(bad_path, sizeof bad_path, name);
+  rewrite_header(path, bad_path, line, bad);
+  CHECK(open_capture(&k, bad_path, msg, sizeof msg) == -1);
+  CHECK_MSG(strstr(msg, name) && strstr(msg, "header line"), "%s", msg);
+  checkpoint_close(&k);
+
+  CheckpointContents cc = contents(f, 6, NAN);
+  snprintf(name, sizeof name, "%s-plain.ckpt", tag);
+  path_in(plain, sizeof plain, name);
+  CHECK(checkpoint_write_file(plain, &cc) == 0);
+  snprintf(name, sizeof name, "%s-old.ckpt", tag);
+  path_in(old, sizeof old, name);
+  rewrite_header(plain, old, off, "");
+  CHECK(checkpoint_open(&k, old) == 0);
+  CHECK(memcmp(&k.config, &f->model.cfg, sizeof k.config) == 0);
+  checkpoint_close(&k);
+}
+
+/* --granite_critical_path: stored in the config with its latency heads;
+ * a file from before the field reads as off; a bad value is refused. */
+static void test_critical_path_field(Fixture *f) {
+  GraniteModel m;
+  CheckpointContents cc = option_contents(f, &m, 0);
+  char path[4096];
   path_in(path, sizeof path, "cp.ckpt");
   CHECK(checkpoint_write_file(path, &cc) == 0);
   Checkpoint k;
@@ -470,23 +506,10 @@ static void test_critical_path_field(Fixture *f) {
   checkpoint_close(&k);
   granite_model_destroy(&m2);
 
-  path_in(bad, sizeof bad, "cp-bad.ckpt");
-  rewrite_header(path, bad, "config.critical_path=true\n", "config.critical_path=maybe\n");
-  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
-  CHECK_MSG(strstr(msg, "cp-bad.ckpt") && strstr(msg, "header line"), "%s", msg);
-  checkpoint_close(&k);
   granite_model_destroy(&m);
-
-  /* the fixture's model (option off) with the line removed: an older file */
-  CheckpointContents plain = contents(f, 6, NAN);
-  path_in(path, sizeof path, "plain.ckpt");
-  CHECK(checkpoint_write_file(path, &plain) == 0);
-  path_in(old, sizeof old, "old.ckpt");
-  rewrite_header(path, old, "config.critical_path=false\n", "");
-  CHECK(checkpoint_open(&k, old) == 0);
-  CHECK(!k.config.critical_path);
-  CHECK(memcmp(&k.config, &f->model.cfg, sizeof k.config) == 0);
-  checkpoint_close(&k);
+  check_option_line(f, path, "cp", "config.critical_path=true\n", "config.critical_path=maybe\n",
+                    "config.critical_path=false\n");
+  CHECK(!f->model.cfg.critical_path); /* so the older file read it as off */
 }
 
 /* --granite_resource_bound: the count of resources stored in the config with
@@ -494,19 +517,8 @@ static void test_critical_path_field(Fixture *f) {
  * is refused. */
 static void test_resource_bound_field(Fixture *f) {
   GraniteModel m;
-  GraniteConfig c;
-  granite_config_default(&c);
-  c.vocab_size = 5, c.num_tasks = 2;
-  c.node_embedding_size = c.edge_embedding_size = c.global_embedding_size = 4;
-  c.num_message_passing_iterations = 2;
-  c.critical_path = true;
-  c.resource_bound = 3;
-  CHECK(granite_model_create(&m, &c) == 0);
-  for (size_t i = 0; i < m.num_params; i++) m.params[i] = (float)i * 0.001f;
-  CheckpointContents cc = contents(f, 5, NAN);
-  cc.model = &m;
-  cc.optimizer = NULL;
-  char path[4096], old[4096], bad[4096], msg[512];
+  CheckpointContents cc = option_contents(f, &m, 3);
+  char path[4096];
   path_in(path, sizeof path, "rb.ckpt");
   CHECK(checkpoint_write_file(path, &cc) == 0);
   Checkpoint k;
@@ -522,22 +534,10 @@ static void test_resource_bound_field(Fixture *f) {
   checkpoint_close(&k);
   granite_model_destroy(&m2);
 
-  path_in(bad, sizeof bad, "rb-bad.ckpt");
-  rewrite_header(path, bad, "config.resource_bound=3\n", "config.resource_bound=many\n");
-  CHECK(open_capture(&k, bad, msg, sizeof msg) == -1);
-  CHECK_MSG(strstr(msg, "rb-bad.ckpt") && strstr(msg, "header line"), "%s", msg);
-  checkpoint_close(&k);
   granite_model_destroy(&m);
-
-  CheckpointContents plain = contents(f, 6, NAN);
-  path_in(path, sizeof path, "plain-rb.ckpt");
-  CHECK(checkpoint_write_file(path, &plain) == 0);
-  path_in(old, sizeof old, "old-rb.ckpt");
-  rewrite_header(path, old, "config.resource_bound=0\n", "");
-  CHECK(checkpoint_open(&k, old) == 0);
-  CHECK(k.config.resource_bound == 0);
-  CHECK(memcmp(&k.config, &f->model.cfg, sizeof k.config) == 0);
-  checkpoint_close(&k);
+  check_option_line(f, path, "rb", "config.resource_bound=3\n", "config.resource_bound=many\n",
+                    "config.resource_bound=0\n");
+  CHECK(f->model.cfg.resource_bound == 0); /* so the older file read it as off */
 }
 
 int main(void) {

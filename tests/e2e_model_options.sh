@@ -15,6 +15,19 @@ fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 SMALL="--gematria_node_embedding_size=16 --gematria_edge_embedding_size=16 --gematria_global_embedding_size=16
   --gematria_num_message_passing_iterations=2 --gematria_num_threads=1"
 
+# A model option's 4-step checkpoint $T/$1/model.ckpt-4 ($2 names it in
+# failures): eval and predict use it; eval with the contradicting flag $3 is
+# refused with an error naming $4.
+used_and_kept() {
+  "$G" eval --gematria_checkpoint_file=$T/$1/model.ckpt-4 --gematria_input_file=$DATA --noerror_analysis \
+    >$T/$1.eval 2>&1 || fail "$2 eval: $(tail -1 $T/$1.eval)"
+  "$G" predict --gematria_checkpoint_file=$T/$1/model.ckpt-4 --gematria_input_file=$DATA \
+    --gematria_output_file=$T/$1.tfrecord 2>$T/$1.pred || fail "$2 predict: $(tail -1 $T/$1.pred)"
+  "$G" eval --gematria_checkpoint_file=$T/$1/model.ckpt-4 --gematria_input_file=$DATA "$3" \
+    >/dev/null 2>$T/$1.contra && fail "eval accepted $3 against the $2 checkpoint"
+  grep -q "$4" $T/$1.contra || fail "contradiction error does not name the flag: $(cat $T/$1.contra)"
+}
+
 # 1. The recipe, with the sample's data and 40 steps.
 "$G" --flagfile=recipes/bhive-mca.flags --gematria_input_file=$DATA --gematria_tokens_file=data/sample/vocab.txt \
   --gematria_checkpoint_dir=$T/ck --gematria_training_num_epochs=40 --gematria_decay_steps=40 \
@@ -78,13 +91,7 @@ grep -a -q '^config.output_scale=1$' $T/plain/model.ckpt-2 || fail "default mode
 grep -a -q '^config.critical_path=true$' $T/cp/model.ckpt-4 || fail "checkpoint lacks critical_path=true"
 grep -a -q '^tensor=critical_path/task_0/w 16 1$' $T/cp/model.ckpt-4 || fail "checkpoint lacks the latency head"
 grep -a -q '^config.critical_path=false$' $T/plain/model.ckpt-2 || fail "default model has the critical path"
-"$G" eval --gematria_checkpoint_file=$T/cp/model.ckpt-4 --gematria_input_file=$DATA --noerror_analysis \
-  >$T/cp.eval 2>&1 || fail "critical-path eval: $(tail -1 $T/cp.eval)"
-"$G" predict --gematria_checkpoint_file=$T/cp/model.ckpt-4 --gematria_input_file=$DATA \
-  --gematria_output_file=$T/cp.tfrecord 2>$T/cp.pred || fail "critical-path predict: $(tail -1 $T/cp.pred)"
-"$G" eval --gematria_checkpoint_file=$T/cp/model.ckpt-4 --gematria_input_file=$DATA --nogranite_critical_path \
-  >/dev/null 2>$T/cp.contra && fail "eval accepted --nogranite_critical_path against the checkpoint"
-grep -q 'granite_critical_path' $T/cp.contra || fail "contradiction error does not name the flag: $(cat $T/cp.contra)"
+used_and_kept cp critical-path --nogranite_critical_path granite_critical_path
 
 # 8. --granite_resource_bound=K with the critical path: stored in the checkpoint
 #    with its usage heads, used by eval and predict, a contradicting flag
@@ -95,13 +102,7 @@ grep -q 'granite_critical_path' $T/cp.contra || fail "contradiction error does n
 grep -a -q '^config.resource_bound=3$' $T/rb/model.ckpt-4 || fail "checkpoint lacks resource_bound=3"
 grep -a -q '^tensor=resource_bound/task_0/w 16 3$' $T/rb/model.ckpt-4 || fail "checkpoint lacks the usage head"
 grep -a -q '^config.resource_bound=0$' $T/plain/model.ckpt-2 || fail "default model has the resource bound"
-"$G" eval --gematria_checkpoint_file=$T/rb/model.ckpt-4 --gematria_input_file=$DATA --noerror_analysis \
-  >$T/rb.eval 2>&1 || fail "resource-bound eval: $(tail -1 $T/rb.eval)"
-"$G" predict --gematria_checkpoint_file=$T/rb/model.ckpt-4 --gematria_input_file=$DATA \
-  --gematria_output_file=$T/rb.tfrecord 2>$T/rb.pred || fail "resource-bound predict: $(tail -1 $T/rb.pred)"
-"$G" eval --gematria_checkpoint_file=$T/rb/model.ckpt-4 --gematria_input_file=$DATA --granite_resource_bound=4 \
-  >/dev/null 2>$T/rb.contra && fail "eval accepted --granite_resource_bound=4 against a checkpoint with 3"
-grep -q 'granite_resource_bound' $T/rb.contra || fail "contradiction error does not name the flag: $(cat $T/rb.contra)"
+used_and_kept rb resource-bound --granite_resource_bound=4 granite_resource_bound
 "$G" train --gematria_checkpoint_dir=$T/rbs --gematria_tokens_file=data/sample/vocab.txt --gematria_input_file=$DATA \
   --gematria_training_num_epochs=1 --gematria_seq2seq --granite_resource_bound=2 $SMALL >/dev/null 2>$T/rbs.err &&
   fail "seq2seq training accepted the resource bound"

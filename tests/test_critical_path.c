@@ -17,13 +17,7 @@
 static const char *const TOKENS[] = {"ADD", "EAX", "EBX", "EFLAGS", "IMUL", "MOV", "RAX", "RBX", "RCX", "RDX",
                                      "XOR", "_ADDRESS_", "_IMMEDIATE_", "_MEMORY_", "_UNKNOWN_"};
 
-static Vocab make_vocab(void) {
-  Vocab v = {0};
-  v.size = (int)(sizeof TOKENS / sizeof TOKENS[0]);
-  v.tokens = malloc(sizeof(char *) * (size_t)v.size);
-  for (int i = 0; i < v.size; i++) v.tokens[i] = strdup(TOKENS[i]);
-  return v;
-}
+static Vocab make_vocab(void) { return hex_graph_vocab(TOKENS, (int)(sizeof TOKENS / sizeof TOKENS[0])); }
 
 static int build(BlockGraph *g, const char *hex, const Vocab *v, bool critical_path) {
   GraphOptions o;

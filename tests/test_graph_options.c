@@ -16,13 +16,7 @@
 static const char *const TOKENS[] = {"ADD", "EAX", "EFLAGS", "IMUL", "MOV", "POP", "PUSH", "RAX", "RBX",
                                      "RCX", "RDX", "RSP", "_ADDRESS_", "_IMMEDIATE_", "_MEMORY_", "_UNKNOWN_"};
 
-static Vocab make_vocab(void) {
-  Vocab v = {0};
-  v.size = (int)(sizeof TOKENS / sizeof TOKENS[0]);
-  v.tokens = malloc(sizeof(char *) * (size_t)v.size);
-  for (int i = 0; i < v.size; i++) v.tokens[i] = strdup(TOKENS[i]);
-  return v;
-}
+static Vocab make_vocab(void) { return hex_graph_vocab(TOKENS, (int)(sizeof TOKENS / sizeof TOKENS[0])); }
 
 /* Builds the graph of hex machine code with the given options. */
 static int build(BlockGraph *g, const char *hex, const Vocab *v, bool loop, bool alias) {

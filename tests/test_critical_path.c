@@ -1,8 +1,8 @@
 /* --granite_critical_path on blocks canonicalized from machine code: the
  * dependency DAG and recurrences the graph builder derives, their batch
  * offsets, the recurrence bound the model computes from its learned
- * latencies, the smooth max with the GNN's output, and the data-parallel
- * slices. */
+ * latencies (softplus or exp), the smooth max with the GNN's output, and
+ * the data-parallel slices. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,18 +78,28 @@ static void make_config(GraniteConfig *c, int vocab, bool critical_path) {
 
 static float softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
 
-static void test_bound(const Vocab *v) {
-  GraphOptions gopts;
-  CHECK(graph_options_init(&gopts, v, "_UNKNOWN_") == 0);
-  Batch b;
-  batch_init(&b, 2);
-  BlockGraph g[NUM_BLOCKS];
-  int first_instr[NUM_BLOCKS + 1] = {0};
+/* The blocks above in one 2-task batch; first_instr[k] = block k's first
+ * instruction. */
+static void make_batch(Batch *b, BlockGraph *g, int *first_instr, const Vocab *v) {
+  batch_init(b, 2);
+  first_instr[0] = 0;
   for (int k = 0; k < NUM_BLOCKS; k++) {
     CHECK(build(&g[k], BLOCKS[k].hex, v, true) == 0);
-    batch_add(&b, &g[k], NULL, NULL, NULL, NULL);
+    batch_add(b, &g[k], NULL, NULL, NULL, NULL);
     first_instr[k + 1] = first_instr[k] + g[k].num_instructions;
   }
+}
+
+static void free_batch(Batch *b, BlockGraph *g) {
+  batch_free(b);
+  for (int k = 0; k < NUM_BLOCKS; k++) block_graph_free(&g[k]);
+}
+
+static void test_bound(const Vocab *v) {
+  Batch b;
+  BlockGraph g[NUM_BLOCKS];
+  int first_instr[NUM_BLOCKS + 1];
+  make_batch(&b, g, first_instr, v);
   CHECK(b.num_recurrences == 3 && b.rec_offset[NUM_BLOCKS] == 3);
   CHECK(b.dep_offset[b.num_instructions] == b.num_deps);
 
@@ -141,14 +151,78 @@ static void test_bound(const Vocab *v) {
   free(gnn);
   granite_model_destroy(&m);
   granite_model_destroy(&plain);
-  batch_free(&b);
-  for (int k = 0; k < NUM_BLOCKS; k++) block_graph_free(&g[k]);
+  free_batch(&b, g);
+}
+
+static bool latency_bias(const char *name) { return strncmp(name, "critical_path/", 14) == 0 && strstr(name, "/b"); }
+
+/* --granite_critical_path_latency=exp: l = exp(a.h + b), b starting at
+ * ln ln 2, so that with the same seed (same GNN, same heads a) every
+ * latency is ln 2 * exp(z) where softplus gives softplus(z); a pre-activation
+ * beyond the clamp gives a finite bound. */
+static void test_exp_latencies(const Vocab *v) {
+  Batch b;
+  BlockGraph g[NUM_BLOCKS];
+  int first_instr[NUM_BLOCKS + 1];
+  make_batch(&b, g, first_instr, v);
+  GraniteConfig c;
+  make_config(&c, v->size, true);
+  GraniteModel sp, ex;
+  CHECK(granite_model_create(&sp, &c) == 0);
+  c.critical_path_latency = GRANITE_LATENCY_EXP;
+  CHECK(granite_model_create(&ex, &c) == 0);
+  granite_model_init_params(&sp, 5);
+  granite_model_init_params(&ex, 5);
+  const ParamTensor *bias = granite_find_tensor(&ex, "critical_path/task_1/b");
+  float b0 = logf(logf(2.0f));
+  CHECK(bias && ex.params[bias->offset] == b0);
+  for (int i = 0; i < ex.num_tensors; i++) /* every other parameter as softplus's */
+    if (!latency_bias(ex.tensors[i].name))
+      CHECK_MSG(memcmp(ex.params + ex.tensors[i].offset, sp.params + sp.tensors[i].offset,
+                       sizeof(float) * ex.tensors[i].rows * ex.tensors[i].cols) == 0, "%s", ex.tensors[i].name);
+  int T = 2, B = b.num_blocks, I = b.num_instructions, rows, cols;
+  float *out = malloc(sizeof(float) * B * T), *pred = malloc(sizeof(float) * B * T);
+  float *lat_sp = malloc(sizeof(float) * I * T);
+  granite_forward(&sp, &b, out, pred);
+  const float *lat = granite_activation(&sp, "critical_path/latency", &rows, &cols);
+  CHECK(lat && rows == I && cols == T);
+  if (lat) memcpy(lat_sp, lat, sizeof(float) * I * T);
+  granite_forward(&ex, &b, out, pred);
+  lat = granite_activation(&ex, "critical_path/latency", &rows, &cols);
+  for (int i = 0; lat && i < I * T; i++) {
+    float z = logf(lat[i]) - b0; /* the head's a.h */
+    CHECK_NEAR(softplus(z), lat_sp[i], 1e-5, 1e-5);
+  }
+
+  /* a pre-activation of 1000: l = exp(20) (the clamp), outputs finite */
+  for (int i = 0; i < ex.num_tensors; i++)
+    if (latency_bias(ex.tensors[i].name)) ex.params[ex.tensors[i].offset] = 1000.0f;
+  granite_forward(&ex, &b, out, pred);
+  lat = granite_activation(&ex, "critical_path/latency", &rows, &cols);
+  for (int i = 0; lat && i < I * T; i++) CHECK(lat[i] == expf(20.0f));
+  for (int i = 0; i < B * T; i++) CHECK(isfinite(out[i]));
+
+  /* exp latencies belong to the critical path: refused without it */
+  make_config(&c, v->size, false);
+  c.critical_path_latency = GRANITE_LATENCY_EXP;
+  GraniteModel bad;
+  CHECK(granite_model_create(&bad, &c) != 0);
+  c.critical_path = true, c.critical_path_latency = GRANITE_LATENCY_EXP + 1;
+  CHECK(granite_model_create(&bad, &c) != 0);
+
+  free(out);
+  free(pred);
+  free(lat_sp);
+  granite_model_destroy(&sp);
+  granite_model_destroy(&ex);
+  free_batch(&b, g);
 }
 
 int main(void) {
   Vocab v = make_vocab();
   test_graphs(&v);
   test_bound(&v);
+  test_exp_latencies(&v);
   vocab_free(&v);
   return test_summary("test_critical_path");
 }

@@ -355,6 +355,15 @@ int main(void) {
   c.num_tasks = 1;
   check_config("resource bound, one resource", &c);
 
+  /* log-scale latencies, dl/dz = l (last: the configs above keep their random probes) */
+  base(&c);
+  c.critical_path = true, c.critical_path_latency = GRANITE_LATENCY_EXP;
+  c.output_scale = 3.0f;
+  c.num_tasks = 2;
+  batch_critical_path = true;
+  check_config("critical path, exp latencies", &c);
+  batch_critical_path = false;
+
   /* bad configurations give an error, not a crash */
   base(&c);
   c.num_tasks = 0;
@@ -371,6 +380,9 @@ int main(void) {
   CHECK(granite_model_create(&m, &c) == -1);
   base(&c);
   c.resource_bound = 2, c.seq2seq = true;
+  CHECK(granite_model_create(&m, &c) == -1);
+  base(&c);
+  c.critical_path_latency = GRANITE_LATENCY_EXP; /* without the critical path */
   CHECK(granite_model_create(&m, &c) == -1);
 
   /* parameter count of the spec §4.8 default with V = 1000 ≈ 0.43 M (spec §4.7) */

@@ -3,6 +3,7 @@
  * a sum read-out after 8 message-passing iterations cannot measure a long
  * cycle. This read-out computes it explicitly:
  *   l_i = softplus(a_t . h_i + b_t)      learned latency of instruction i
+ *         (or exp(a_t . h_i + b_t), --granite_critical_path_latency=exp)
  *   C_R = longest path (sum of l) from a first reader of register R to R's
  *         last writer in the block's dependency DAG (graph/critical_path.c)
  *   C   = max_R C_R (0 without recurrences)
@@ -15,12 +16,33 @@
  * recipe has 25.6% (docs/accuracy.md). With temperature s both terms learn
  * everywhere.
  * The max and the longest path are hard: the gradient goes to the path that
- * attains C (ties: the first one found, the same forward and backward). */
+ * attains C (ties: the first one found, the same forward and backward).
+ * Exp latencies: a 64-bit division needs l ≈ 70 output-scale units, most
+ * instructions 0.3-1; softplus needs a pre-activation of 70 for it, which
+ * Adam's steps of ~lr per parameter on a rare instruction never reach; exp
+ * needs 4.25 (and -0.7 for 0.5). docs/accuracy.md, session 5. */
 #include <math.h>
 #include <string.h>
 
 #include "model/model.h"
 #include "model/model_internal.h"
+
+/* exp(z) is clamped at z = 20 (l ≈ 4.9e8 output-scale units, millions of
+ * times any real latency): a sum of such latencies over a block stays far
+ * from float overflow, where one wild step would make the loss and every
+ * gradient NaN. The derivative stays l above the clamp, so that a latency
+ * pushed there is pulled back down instead of stuck without gradient. */
+#define CP_EXP_MAX_Z 20.0f
+
+/* Latency l of pre-activation z and dl/dz. */
+static void latency(int kind, float z, float *l, float *dl) {
+  if (kind == GRANITE_LATENCY_EXP) {
+    *l = *dl = expf(fminf(z, CP_EXP_MAX_Z));
+  } else {
+    *l = bound_softplus(z);
+    *dl = bound_sigmoid(z);
+  }
+}
 
 /* Longest path ending at recurrence r's writer, starting at one of its
  * first readers, under task t's latencies; w->cp_arg holds each
@@ -54,8 +76,7 @@ void critical_path_forward(GraniteModel *model, const Batch *b, const float *h, 
       const float *a = P + w->cp_w[t];
       float z = P[w->cp_b[t]];
       for (int k = 0; k < N; k++) z += a[k] * hi[k];
-      w->cp_lat[(size_t)i * T + t] = bound_softplus(z);
-      w->cp_dlat[(size_t)i * T + t] = bound_sigmoid(z);
+      latency(c->critical_path_latency, z, &w->cp_lat[(size_t)i * T + t], &w->cp_dlat[(size_t)i * T + t]);
     }
   }
   memset(w->cp_mark, 0xff, sizeof(int32_t) * (size_t)(I ? I : 1)); /* -1: no stamp */

@@ -12,6 +12,8 @@
 #include "util/common.h"
 #include "util/rng.h"
 
+const char *const granite_latency_names[] = {"softplus", "exp", NULL};
+
 void granite_config_default(GraniteConfig *c) {
   memset(c, 0, sizeof(*c));
   c->vocab_size = 0;
@@ -80,6 +82,16 @@ static int config_check(const GraniteConfig *c) {
   }
   if (c->resource_bound && c->seq2seq) {
     gr_error("model config: the resource-bound read-out predicts whole blocks; it does not combine with seq2seq");
+    return -1;
+  }
+  if (c->critical_path_latency < 0 || c->critical_path_latency > GRANITE_LATENCY_EXP) {
+    gr_error("model config: critical-path latency kind %d (must be 0..%d)", c->critical_path_latency,
+             GRANITE_LATENCY_EXP);
+    return -1;
+  }
+  if (c->critical_path_latency != GRANITE_LATENCY_SOFTPLUS && !c->critical_path) {
+    gr_error("model config: %s latencies are the critical-path read-out's; they need it on",
+             granite_latency_names[c->critical_path_latency]);
     return -1;
   }
   if (c->resource_bound < 0 || c->resource_bound > GRANITE_MAX_RESOURCES) {
@@ -311,10 +323,14 @@ void granite_model_init_params(GraniteModel *m, uint64_t seed) {
     bool keras = strncmp(t->name, "readout/", 8) == 0 || strncmp(t->name, "task_", 5) == 0;
     if (ends_with(t->name, "/gamma")) {
       for (size_t k = 0; k < count; k++) p[k] = 1.0f;
-    } else if (ends_with(t->name, "/beta") ||
-               (strncmp(t->name, "critical_path/", 14) == 0 && ends_with(t->name, "/b"))) {
-      /* latency biases start at 0: l = softplus(a.h) ≈ 0.7 output-scale units */
+    } else if (ends_with(t->name, "/beta")) {
       memset(p, 0, count * sizeof(float));
+    } else if (strncmp(t->name, "critical_path/", 14) == 0 && ends_with(t->name, "/b")) {
+      /* latency biases: softplus(a.h + 0) ≈ 0.7 output-scale units, and
+       * exp(a.h + ln ln 2) starts at the same ln 2 (no random numbers drawn
+       * either way: every other tensor keeps its values) */
+      float b = m->cfg.critical_path_latency == GRANITE_LATENCY_EXP ? logf(logf(2.0f)) : 0.0f;
+      for (size_t k = 0; k < count; k++) p[k] = b;
     } else if (strncmp(t->name, "resource_bound/", 15) == 0 && ends_with(t->name, "/b")) {
       /* usages start small, softplus(-3) ≈ 0.05 output-scale units: a bound
        * far above the GNN's output at init would take its gradient (the

@@ -48,7 +48,17 @@ typedef struct {
    * over resource_bound learned resources of the block's summed
    * per-instruction usage (model/resource_bound.c; seq2num only); 0 = off */
   int resource_bound;
+  /* with critical_path: how a latency head's pre-activation z becomes a
+   * latency (model/critical_path.c) */
+  int critical_path_latency; /* GraniteLatency */
 } GraniteConfig;
+
+typedef enum {
+  GRANITE_LATENCY_SOFTPLUS, /* softplus(z), the default */
+  GRANITE_LATENCY_EXP,      /* exp(z): long latencies (division) within Adam's reach */
+} GraniteLatency;
+/* Their names in flags and checkpoints, in enum order, NULL-terminated. */
+extern const char *const granite_latency_names[];
 
 /* Spec §4.8 defaults (N = E = G = 128, K = 8, LNs on, one task). */
 void granite_config_default(GraniteConfig *c);

@@ -109,5 +109,20 @@ used_and_kept rb resource-bound --granite_resource_bound=4 granite_resource_boun
 [ "$(wc -l <$T/rbs.err)" -eq 1 ] && grep -q 'resource-bound.*seq2seq' $T/rbs.err ||
   fail "seq2seq refusal is not one clear line: $(cat $T/rbs.err)"
 
+# 9. --granite_critical_path_latency=exp: stored in the checkpoint, used by
+#    eval and predict, a contradicting flag refused; the default model has
+#    softplus latencies; without the critical path refused with one line.
+"$G" train --gematria_checkpoint_dir=$T/cpx --gematria_tokens_file=data/sample/vocab.txt --gematria_input_file=$DATA \
+  --gematria_training_num_epochs=4 --granite_output_scale=auto --granite_critical_path \
+  --granite_critical_path_latency=exp $SMALL 2>$T/cpx.err || fail "exp-latency training: $(tail -1 $T/cpx.err)"
+grep -a -q '^config.critical_path_latency=exp$' $T/cpx/model.ckpt-4 || fail "checkpoint lacks critical_path_latency=exp"
+grep -a -q '^config.critical_path_latency=softplus$' $T/plain/model.ckpt-2 || fail "default model's latencies are not softplus"
+used_and_kept cpx exp-latency --granite_critical_path_latency=softplus granite_critical_path_latency
+"$G" train --gematria_checkpoint_dir=$T/cpxs --gematria_tokens_file=data/sample/vocab.txt --gematria_input_file=$DATA \
+  --gematria_training_num_epochs=1 --granite_critical_path_latency=exp $SMALL >/dev/null 2>$T/cpxs.err &&
+  fail "training accepted exp latencies without the critical path"
+[ "$(wc -l <$T/cpxs.err)" -eq 1 ] && grep -q 'granite_critical_path_latency=exp needs --granite_critical_path' $T/cpxs.err ||
+  fail "exp latencies without the critical path: not one clear line: $(cat $T/cpxs.err)"
+
 [ $FAILS -eq 0 ] && echo "e2e_model_options: ok (output scale $SCALE, median label $MEDIAN, eval MAPE $MAPE% after 40 steps)"
 [ $FAILS -eq 0 ]

@@ -441,10 +441,10 @@ static void test_names(void) {
   CHECK(checkpoint_step_from_path("ckpt-3") == -1);
 }
 
-/* A 2-task model with the critical path (and resource_bound resources, 0 =
- * off), its parameters numbered, in checkpoint contents without optimizer
- * state. */
-static CheckpointContents option_contents(Fixture *f, GraniteModel *m, int resource_bound) {
+/* A 2-task model with the critical path (its latencies of kind latency,
+ * and resource_bound resources, 0 = off), its parameters numbered, in
+ * checkpoint contents without optimizer state. */
+static CheckpointContents option_contents(Fixture *f, GraniteModel *m, int resource_bound, int latency) {
   GraniteConfig c;
   granite_config_default(&c);
   c.vocab_size = 5, c.num_tasks = 2;
@@ -452,6 +452,7 @@ static CheckpointContents option_contents(Fixture *f, GraniteModel *m, int resou
   c.num_message_passing_iterations = 2;
   c.critical_path = true;
   c.resource_bound = resource_bound;
+  c.critical_path_latency = latency;
   CHECK(granite_model_create(m, &c) == 0);
   for (size_t i = 0; i < m->num_params; i++) m->params[i] = (float)i * 0.001f;
   CheckpointContents cc = contents(f, 5, NAN);
@@ -491,7 +492,7 @@ static void check_option_line(Fixture *f, const char *path, const char *tag, con
  * a file from before the field reads as off; a bad value is refused. */
 static void test_critical_path_field(Fixture *f) {
   GraniteModel m;
-  CheckpointContents cc = option_contents(f, &m, 0);
+  CheckpointContents cc = option_contents(f, &m, 0, GRANITE_LATENCY_SOFTPLUS);
   char path[4096];
   path_in(path, sizeof path, "cp.ckpt");
   CHECK(checkpoint_write_file(path, &cc) == 0);
@@ -517,7 +518,7 @@ static void test_critical_path_field(Fixture *f) {
  * is refused. */
 static void test_resource_bound_field(Fixture *f) {
   GraniteModel m;
-  CheckpointContents cc = option_contents(f, &m, 3);
+  CheckpointContents cc = option_contents(f, &m, 3, GRANITE_LATENCY_SOFTPLUS);
   char path[4096];
   path_in(path, sizeof path, "rb.ckpt");
   CHECK(checkpoint_write_file(path, &cc) == 0);
@@ -540,6 +541,32 @@ static void test_resource_bound_field(Fixture *f) {
   CHECK(f->model.cfg.resource_bound == 0); /* so the older file read it as off */
 }
 
+/* --granite_critical_path_latency: stored by name in the config; a file
+ * from before the field reads as softplus; a bad name is refused, and so
+ * are exp latencies without the critical path. */
+static void test_critical_path_latency_field(Fixture *f) {
+  GraniteModel m;
+  CheckpointContents cc = option_contents(f, &m, 0, GRANITE_LATENCY_EXP);
+  char path[4096], lone[4096], msg[512];
+  path_in(path, sizeof path, "cpx.ckpt");
+  CHECK(checkpoint_write_file(path, &cc) == 0);
+  Checkpoint k;
+  CHECK(checkpoint_open(&k, path) == 0);
+  CHECK(k.config.critical_path_latency == GRANITE_LATENCY_EXP && k.config.critical_path);
+  checkpoint_close(&k);
+  granite_model_destroy(&m);
+
+  path_in(lone, sizeof lone, "cpx-lone.ckpt");
+  rewrite_header(path, lone, "config.critical_path=true\n", "config.critical_path=false\n");
+  CHECK(open_capture(&k, lone, msg, sizeof msg) == -1);
+  CHECK_MSG(strstr(msg, "cpx-lone.ckpt") && strstr(msg, "exp latencies"), "%s", msg);
+  checkpoint_close(&k);
+
+  check_option_line(f, path, "cpx", "config.critical_path_latency=exp\n", "config.critical_path_latency=cubic\n",
+                    "config.critical_path_latency=softplus\n");
+  CHECK(f->model.cfg.critical_path_latency == GRANITE_LATENCY_SOFTPLUS); /* so the older file read it so */
+}
+
 int main(void) {
   if (!mkdtemp(g_dir)) {
     fprintf(stderr, "cannot create a temporary directory\n");
@@ -556,6 +583,7 @@ int main(void) {
   test_latest_by_stored_step(&f);
   test_critical_path_field(&f);
   test_resource_bound_field(&f);
+  test_critical_path_latency_field(&f);
   optimizer_free(&f.opt);
   checkpoint_meta_free(&f.meta);
   free_model(&f.model);

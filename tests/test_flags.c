@@ -48,6 +48,7 @@ static void test_defaults(void) {
   GraniteConfig c;
   flags_to_config(&f, &c, 77);
   CHECK(c.vocab_size == 77 && c.num_tasks == 1 && c.node_embedding_size == 128 && c.num_message_passing_iterations == 8);
+  CHECK(f.critical_path_latency == GRANITE_LATENCY_SOFTPLUS && c.critical_path_latency == GRANITE_LATENCY_SOFTPLUS);
   flags_free(&f);
 }
 
@@ -150,6 +151,7 @@ static void test_errors(void) {
   expect_error("positional");
   expect_error("--gematria_tokens_file"); /* needs a value */
   expect_error("--gematria_collected_percentile_ranks=50,101");
+  expect_error("--granite_critical_path_latency=cubic");
 }
 
 static void test_validate(void) {
@@ -169,6 +171,24 @@ static void test_validate(void) {
   CHECK(parse(&f, args3) == 0);
   CHECK(f.numpy_print_edgeitems == 3 && f.allow_zero_learning_rate && f.json);
   CHECK(flags_validate(&f) == 0);
+  flags_free(&f);
+  /* exp latencies are the critical path's: refused without it, naming both flags */
+  const char *args4[] = {"--granite_critical_path_latency=exp", NULL};
+  CHECK(parse(&f, args4) == 0);
+  StderrCapture cap;
+  char msg[512];
+  stderr_capture_begin(&cap);
+  CHECK(flags_validate(&f) == -1);
+  stderr_capture_end(&cap, msg, sizeof msg);
+  CHECK_MSG(strstr(msg, "--granite_critical_path_latency=exp") && strstr(msg, "needs --granite_critical_path"), "%s",
+            msg);
+  flags_free(&f);
+  const char *args5[] = {"--granite_critical_path", "--granite_critical_path_latency=exp", NULL};
+  CHECK(parse(&f, args5) == 0);
+  CHECK(flags_validate(&f) == 0);
+  GraniteConfig c;
+  flags_to_config(&f, &c, 5);
+  CHECK(c.critical_path && c.critical_path_latency == GRANITE_LATENCY_EXP);
   flags_free(&f);
 }
 

@@ -221,6 +221,10 @@ static const FlagSpec flag_table[] = {
      "model: K > 0 = the prediction is also the smooth max with the busiest of K learned resources, each "
      "summed over the block's instructions (the resource-pressure bound; seq2num; docs/accuracy.md); 0 = off",
      NULL, 0, 64},
+    {"granite_critical_path_latency", FT_ENUM, OFF(critical_path_latency), "softplus", G_OURS,
+     "model, with --granite_critical_path: each instruction's latency is softplus or exp of its linear head; exp "
+     "reaches long latencies (division, ~70 output-scale units) with small weights (docs/accuracy.md)",
+     granite_latency_names, NOLIM},
     {"granite_output_scale", FT_STRING, OFF(output_scale), "1", G_OURS,
      "model: multiply the read-out by this to get labels' units; auto = the median training label "
      "(per instruction in seq2seq)", NULL, NOLIM},
@@ -694,6 +698,11 @@ int flags_validate(const GematriaFlags *f) {
     gr_error("--granite_output_scale='%s': expected auto or a finite number > 0", f->output_scale);
     return -1;
   }
+  if (f->critical_path_latency != GRANITE_LATENCY_SOFTPLUS && !f->critical_path) {
+    gr_error("--granite_critical_path_latency=%s needs --granite_critical_path (it shapes that read-out's latencies)",
+             granite_latency_names[f->critical_path_latency]);
+    return -1;
+  }
   int tasks = flags_num_tasks(f);
   if (tasks < 1) {
     gr_error("--gematria_throughput_source_filter: at least one filter is needed");
@@ -762,5 +771,6 @@ void flags_to_config(const GematriaFlags *f, GraniteConfig *c, int vocab_size) {
   c->register_aliasing = f->register_aliasing;
   c->critical_path = f->critical_path;
   c->resource_bound = f->resource_bound;
+  c->critical_path_latency = f->critical_path_latency;
   if (!flags_output_scale_auto(f) && output_scale_value(f) > 0) c->output_scale = (float)output_scale_value(f);
 }

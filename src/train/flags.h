@@ -134,6 +134,7 @@ typedef struct {
   bool register_aliasing;
   bool critical_path;
   int resource_bound; /* K learned resources; 0 = off */
+  int critical_path_latency; /* GraniteLatency */
   char *output_scale; /* "auto" or a number > 0 */
 
   unsigned char was_set[FLAGS_MAX]; /* per table entry: given on the command line */

@@ -15,7 +15,7 @@
 
 /* ------------------------------------------------- GraniteConfig fields */
 
-typedef enum { FIELD_INT, FIELD_BOOL, FIELD_LIST, FIELD_FLOAT } FieldKind;
+typedef enum { FIELD_INT, FIELD_BOOL, FIELD_LIST, FIELD_FLOAT, FIELD_ENUM } FieldKind;
 
 typedef struct {
   const char *name;
@@ -23,6 +23,7 @@ typedef struct {
   size_t offset;
   size_t count_offset; /* FIELD_LIST: offset of its num_ counter */
   bool optional;       /* added after the first format: absent = granite_config_default's value */
+  const char *const *names; /* FIELD_ENUM: an int stored as names[value] (NULL-terminated) */
 } ConfigField;
 
 #define INT_FIELD(f) {#f, FIELD_INT, offsetof(GraniteConfig, f), 0, false}
@@ -31,6 +32,7 @@ typedef struct {
 #define NEW_BOOL_FIELD(f) {#f, FIELD_BOOL, offsetof(GraniteConfig, f), 0, true}
 #define NEW_INT_FIELD(f) {#f, FIELD_INT, offsetof(GraniteConfig, f), 0, true}
 #define NEW_FLOAT_FIELD(f) {#f, FIELD_FLOAT, offsetof(GraniteConfig, f), 0, true}
+#define NEW_ENUM_FIELD(f, names) {#f, FIELD_ENUM, offsetof(GraniteConfig, f), 0, true, names}
 
 /* Every GraniteConfig field, by name. A field added to GraniteConfig later
  * must be added here too (old files then lack it: give it a default below). */
@@ -59,6 +61,7 @@ static const ConfigField CONFIG_FIELDS[] = {
     NEW_FLOAT_FIELD(output_scale),
     NEW_BOOL_FIELD(critical_path),
     NEW_INT_FIELD(resource_bound),
+    NEW_ENUM_FIELD(critical_path_latency, granite_latency_names),
 };
 #define NUM_CONFIG_FIELDS ((int)ARRAY_LEN(CONFIG_FIELDS))
 
@@ -97,6 +100,8 @@ static int build_header(Text *t, const CheckpointContents *c, const char *path) 
       text_printf(t, "config.%s=%s\n", f->name, *(const bool *)base ? "true" : "false");
     } else if (f->kind == FIELD_FLOAT) {
       text_printf(t, "config.%s=%.9g\n", f->name, (double)*(const float *)base);
+    } else if (f->kind == FIELD_ENUM) {
+      text_printf(t, "config.%s=%s\n", f->name, f->names[*(const int *)base]);
     } else {
       int count = *(const int *)((const char *)&m->cfg + f->count_offset);
       text_printf(t, "config.%s=", f->name);
@@ -221,6 +226,11 @@ static int parse_config_value(GraniteConfig *cfg, const ConfigField *f, const ch
     else if (strcmp(value, "false") == 0) *(bool *)base = false;
     else return -1;
     return 0;
+  }
+  if (f->kind == FIELD_ENUM) {
+    for (int k = 0; f->names[k]; k++)
+      if (strcmp(value, f->names[k]) == 0) return *(int *)base = k, 0;
+    return -1;
   }
   if (f->kind == FIELD_FLOAT) {
     char *end;

@@ -17,15 +17,17 @@ static void layers_text(const int *v, int n, char *buf, size_t size) {
 }
 
 /* One field of GraniteConfig and the flag that sets it. */
-typedef enum { F_INT, F_BOOL, F_LAYERS } FieldKind;
+typedef enum { F_INT, F_BOOL, F_LAYERS, F_ENUM } FieldKind;
 typedef struct {
   const char *flag;
   FieldKind kind;
   size_t offset, count_offset;
+  const char *const *names; /* F_ENUM: the int's names */
 } ConfigField;
 
 #define INT_FIELD(flag, member) {flag, F_INT, offsetof(GraniteConfig, member), 0}
 #define BOOL_FIELD(flag, member) {flag, F_BOOL, offsetof(GraniteConfig, member), 0}
+#define ENUM_FIELD(flag, member, names) {flag, F_ENUM, offsetof(GraniteConfig, member), 0, names}
 #define LAYER_FIELD(flag, member) \
   {flag, F_LAYERS, offsetof(GraniteConfig, member), offsetof(GraniteConfig, num_##member)}
 
@@ -51,6 +53,7 @@ static const ConfigField config_fields[] = {
     BOOL_FIELD("granite_register_aliasing", register_aliasing),
     BOOL_FIELD("granite_critical_path", critical_path),
     INT_FIELD("granite_resource_bound", resource_bound),
+    ENUM_FIELD("granite_critical_path_latency", critical_path_latency, granite_latency_names),
 };
 
 int check_config_against_flags(const GematriaFlags *f, const GraniteConfig *ckpt, bool only_explicit,
@@ -71,6 +74,10 @@ int check_config_against_flags(const GematriaFlags *f, const GraniteConfig *ckpt
       differ = *(const bool *)a != *(const bool *)b;
       snprintf(va, sizeof va, "%s", *(const bool *)a ? "true" : "false");
       snprintf(vb, sizeof vb, "%s", *(const bool *)b ? "true" : "false");
+    } else if (cf->kind == F_ENUM) {
+      differ = *(const int *)a != *(const int *)b;
+      snprintf(va, sizeof va, "%s", cf->names[*(const int *)a]);
+      snprintf(vb, sizeof vb, "%s", cf->names[*(const int *)b]);
     } else {
       int na = *(const int *)((const char *)&want + cf->count_offset);
       int nb = *(const int *)((const char *)ckpt + cf->count_offset);

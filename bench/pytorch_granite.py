@@ -37,10 +37,10 @@ import sys
 import time
 
 try:
-    import numpy as np
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
+    import numpy as np
 except ImportError as e:  # one clear line, not a traceback
     sys.stderr.write("pytorch_granite.py: PyTorch (and NumPy) are needed: %s "
                      "(Debian: apt-get install python3-torch, then run it with /usr/bin/python3)\n" % e)
@@ -249,9 +249,9 @@ def measure_train(model, data, batch, seconds, warmup, seed):
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     model.train()
     steps = blocks = 0
-    elapsed = 0.0
+    elapsed = cpu = 0.0
     for step in range(10 ** 9):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         b = data.batch(rng.choice(data.num_blocks, size=min(batch, data.num_blocks), replace=False))
         pred = model(b)
         y = b["labels"]
@@ -262,19 +262,21 @@ def measure_train(model, data, batch, seconds, warmup, seed):
         t1 = time.perf_counter()
         if step >= warmup:
             steps, blocks, elapsed = steps + 1, blocks + b["B"], elapsed + (t1 - t0)
+            cpu += time.process_time() - c0
             if elapsed >= seconds and steps >= 3:
                 break
-    return dict(blocks_per_s=blocks / elapsed, steps=steps, seconds=elapsed, loss=float(loss))
+    return dict(blocks_per_s=blocks / elapsed, blocks_per_cpu_s=blocks / max(cpu, 1e-9), steps=steps,
+                seconds=elapsed, loss=float(loss))
 
 
 def measure_predict(model, data, batch, seconds, warmup):
     model.eval()
     steps = blocks = 0
-    elapsed = 0.0
+    elapsed = cpu = 0.0
     start = 0
     with torch.no_grad():
         for step in range(10 ** 9):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             ids = np.arange(start, min(start + batch, data.num_blocks))
             start = 0 if start + batch >= data.num_blocks else start + batch
             b = data.batch(ids)
@@ -282,10 +284,11 @@ def measure_predict(model, data, batch, seconds, warmup):
             t1 = time.perf_counter()
             if step >= warmup:
                 steps, blocks, elapsed = steps + 1, blocks + b["B"], elapsed + (t1 - t0)
+                cpu += time.process_time() - c0
                 if elapsed >= seconds and steps >= 2:
                     break
     assert torch.isfinite(pred).all()
-    return dict(blocks_per_s=blocks / elapsed, steps=steps, seconds=elapsed)
+    return dict(blocks_per_s=blocks / elapsed, blocks_per_cpu_s=blocks / max(cpu, 1e-9), steps=steps, seconds=elapsed)
 
 
 def main():
@@ -345,11 +348,11 @@ def main():
                     key = (c["name"], th, ph)
                     if key not in best or r["blocks_per_s"] > best[key]["blocks_per_s"]:
                         best[key] = r
-    print("\n%-8s %7s  %-12s %10s" % ("config", "threads", "phase", "blocks/s"), file=out)
+    print("\n%-8s %7s  %-12s %10s %12s" % ("config", "threads", "phase", "blocks/s", "blocks/cpu-s"), file=out)
     for (cn, th, ph), r in best.items():
-        print("%-8s %7d  %-12s %10.0f" % (cn, th, ph, r["blocks_per_s"]), file=out)
+        print("%-8s %7d  %-12s %10.0f %12.0f" % (cn, th, ph, r["blocks_per_s"], r["blocks_per_cpu_s"]), file=out)
     print("best of %d; train: %d-block random batches, forward + MAPE + backward + Adam; predict<N>: "
-          "no_grad, N-block batches in file order" % (a.repeat, a.train_batch), file=out)
+          "no_grad, N-block batches in file order; blocks/cpu-s per CPU-second of the process (all threads)" % (a.repeat, a.train_batch), file=out)
     if a.json:
         doc = {"torch": torch.__version__, "config_show": torch.__config__.show(),
                "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"), "vocab_size": V,

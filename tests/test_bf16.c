@@ -47,7 +47,7 @@ static void check_kernels(void) {
   bf16_pack_pairs(wp, w, in, out);
   bf16_pack_pairs_transposed(wt, w, in, out);
   for (int i = 0; i < rows * out; i++) y[i] = 1.0f;
-  CHECK(gemm_bf16_nn(y, out, x, ldx, wp, rows, in, out, 1.0f));
+  CHECK(gemm_bf16_nn(y, out, x, ldx, wp, rows, in, out, 1.0f, NULL));
   double worst = 0;
   for (int r = 0; r < rows; r++)
     for (int c = 0; c < out; c++) {
@@ -60,11 +60,11 @@ static void check_kernels(void) {
     }
   CHECK_MSG(worst < 1e-6, "y = x.W: worst error %g of the magnitude", worst);
   /* dx = y·Wᵀ: y as the gradient [rows x out], W [in x out] */
-  CHECK(gemm_bf16_nn(dx, in, y, out, wt, rows, out, in, 0.0f) == (in % 16 == 0));
+  CHECK(gemm_bf16_nn(dx, in, y, out, wt, rows, out, in, 0.0f, NULL) == (in % 16 == 0));
   /* in = 83 is no multiple of 16: the kernel declines; 80 rows of W work */
   uint32_t *wt80 = malloc(sizeof(uint32_t) * (out / 2) * 80);
   bf16_pack_pairs_transposed(wt80, w, 80, out);
-  CHECK(gemm_bf16_nn(dx, 80, y, out, wt80, rows, out, 80, 0.0f));
+  CHECK(gemm_bf16_nn(dx, 80, y, out, wt80, rows, out, 80, 0.0f, NULL));
   worst = 0;
   for (int r = 0; r < rows; r++)
     for (int i = 0; i < 80; i++) {
@@ -193,7 +193,7 @@ int main(void) {
     CHECK(!granite_set_bf16(&m, true) && !granite_bf16(&m));
     uint32_t wp[16] = {0};
     float y[16], x[2] = {1, 1};
-    CHECK(!gemm_bf16_nn(y, 16, x, 2, wp, 1, 2, 16, 0.0f));
+    CHECK(!gemm_bf16_nn(y, 16, x, 2, wp, 1, 2, 16, 0.0f, NULL));
     granite_model_destroy(&m);
     test_summary("test_bf16");
     return test_failures ? 1 : TEST_SKIPPED;

@@ -137,11 +137,6 @@ void bias_act_rows(const void *ctx, float *y, int ldy, int cols, int r0, int r1)
   }
 }
 
-void bias_act_forward(float *y, const float *b, int rows, int dim, bool leaky) {
-  BiasAct ba = {b, leaky};
-  row_epilogue_run(&(RowEpilogue){bias_act_rows, &ba}, y, dim, rows, dim);
-}
-
 void bias_backward(float *db, const float *dy, int rows, int dim) {
   /* Columns are split between threads so that no two threads add to the same db. */
   NN_PARALLEL_REGION((long)rows * dim, 16384,

@@ -1,7 +1,8 @@
 /* Dense layers y = x·W + b over all rows of a batch (spec §4.1: W is [in, out]).
  * Every matmul is one call of our own kernel (BLAS for shapes it does not
- * take); bias and activation are fused into one pass after it (in BF16, into
- * the matmul: matmul_forward_then). Backward functions accumulate into their gradient buffers. */
+ * take); bias and activation are one epilogue (matmul_forward_then): a pass
+ * after the matmul in FP32, run on each chunk of rows inside it in BF16.
+ * Backward functions accumulate into their gradient buffers. */
 #ifndef GRANITE_NN_LINEAR_H
 #define GRANITE_NN_LINEAR_H
 
@@ -47,8 +48,6 @@ typedef struct {
   bool leaky;
 } BiasAct;
 void bias_act_rows(const void *bias_act, float *y, int ldy, int cols, int r0, int r1);
-/* The same on rows [0, rows) of y (dim wide, dense). */
-void bias_act_forward(float *y, const float *b, int rows, int dim, bool leaky);
 /* db[dim] += column sums of dy[rows×dim]. */
 void bias_backward(float *db, const float *dy, int rows, int dim);
 /* Fused backward of y = leaky(x·W + b) up to the pre-activation: dy is

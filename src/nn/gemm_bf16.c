@@ -188,7 +188,7 @@ bool gemm_bf16_tn_acc(float *dw, const float *x, int ldx, const float *dy, int r
 bool gemm_bf16_supported(void) { return false; }
 bool gemm_bf16_nn(float *y, int ldy, const float *x, int ldx, const uint32_t *w_packed, int rows, int in,
                   int out, float beta, const RowEpilogue *ep) {
-  (void)y, (void)ldy, (void)x, (void)ldx, (void)w_packed, (void)rows, (void)in, (void)out, (void)beta;
+  (void)y, (void)ldy, (void)x, (void)ldx, (void)w_packed, (void)rows, (void)in, (void)out, (void)beta, (void)ep;
   return false;
 }
 bool gemm_bf16_tn_acc(float *dw, const float *x, int ldx, const float *dy, int rows, int in, int out) {

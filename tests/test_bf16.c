@@ -102,6 +102,26 @@ static double norm_diff(const float *a, const float *b, size_t n, int *nonfinite
   return sqrt(d / (s + 1e-30));
 }
 
+/* Rows in several chunks of the kernel, with an epilogue run chunk by chunk:
+ * the same bits as the matmul over all rows followed by the epilogue. */
+static void check_chunks_and_epilogue(void) {
+  const int rows = 230, in = 64, out = 48;
+  float *x = malloc(sizeof(float) * rows * in), *w = malloc(sizeof(float) * in * out), b[48];
+  float *y = malloc(sizeof(float) * rows * out), *ref = malloc(sizeof(float) * rows * out);
+  uint32_t *wp = malloc(sizeof(uint32_t) * (in / 2) * out);
+  for (int i = 0; i < rows * in; i++) x[i] = uniform();
+  for (int i = 0; i < in * out; i++) w[i] = uniform();
+  for (int i = 0; i < out; i++) b[i] = uniform();
+  bf16_pack_pairs(wp, w, in, out);
+  BiasAct ba = {b, true};
+  RowEpilogue ep = {bias_act_rows, &ba};
+  CHECK(gemm_bf16_nn(ref, out, x, in, wp, rows, in, out, 0.0f, NULL));
+  bias_act_rows(&ba, ref, out, out, 0, rows);
+  CHECK(gemm_bf16_nn(y, out, x, in, wp, rows, in, out, 0.0f, &ep));
+  CHECK_MSG(memcmp(y, ref, sizeof(float) * rows * out) == 0, "the chunked epilogue changed the result");
+  free(x), free(w), free(y), free(ref), free(wp);
+}
+
 /* Forward and gradients, FP32 and BF16, of the same model and batch. */
 static void check_model(void) {
   const int V = 40, BLOCKS = 24;
@@ -199,6 +219,7 @@ int main(void) {
     return test_failures ? 1 : TEST_SKIPPED;
   }
   check_kernels();
+  check_chunks_and_epilogue();
   check_model();
   return test_summary("test_bf16");
 }

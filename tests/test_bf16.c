@@ -219,7 +219,7 @@ int main(void) {
     return test_failures ? 1 : TEST_SKIPPED;
   }
   check_kernels();
-  check_chunks_and_epilogue();
   check_model();
+  check_chunks_and_epilogue(); /* after the model: the same random numbers as before for it */
   return test_summary("test_bf16");
 }

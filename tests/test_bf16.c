@@ -47,7 +47,7 @@ static void check_kernels(void) {
   bf16_pack_pairs(wp, w, in, out);
   bf16_pack_pairs_transposed(wt, w, in, out);
   for (int i = 0; i < rows * out; i++) y[i] = 1.0f;
-  CHECK(gemm_bf16_nn(y, out, x, ldx, wp, rows, in, out, 1.0f));
+  CHECK(gemm_bf16_nn(y, out, x, ldx, wp, rows, in, out, 1.0f, NULL));
   double worst = 0;
   for (int r = 0; r < rows; r++)
     for (int c = 0; c < out; c++) {
@@ -60,11 +60,11 @@ static void check_kernels(void) {
     }
   CHECK_MSG(worst < 1e-6, "y = x.W: worst error %g of the magnitude", worst);
   /* dx = y·Wᵀ: y as the gradient [rows x out], W [in x out] */
-  CHECK(gemm_bf16_nn(dx, in, y, out, wt, rows, out, in, 0.0f) == (in % 16 == 0));
+  CHECK(gemm_bf16_nn(dx, in, y, out, wt, rows, out, in, 0.0f, NULL) == (in % 16 == 0));
   /* in = 83 is no multiple of 16: the kernel declines; 80 rows of W work */
   uint32_t *wt80 = malloc(sizeof(uint32_t) * (out / 2) * 80);
   bf16_pack_pairs_transposed(wt80, w, 80, out);
-  CHECK(gemm_bf16_nn(dx, 80, y, out, wt80, rows, out, 80, 0.0f));
+  CHECK(gemm_bf16_nn(dx, 80, y, out, wt80, rows, out, 80, 0.0f, NULL));
   worst = 0;
   for (int r = 0; r < rows; r++)
     for (int i = 0; i < 80; i++) {
@@ -100,6 +100,26 @@ static double norm_diff(const float *a, const float *b, size_t n, int *nonfinite
     s += (double)b[i] * b[i];
   }
   return sqrt(d / (s + 1e-30));
+}
+
+/* Rows in several chunks of the kernel, with an epilogue run chunk by chunk:
+ * the same bits as the matmul over all rows followed by the epilogue. */
+static void check_chunks_and_epilogue(void) {
+  const int rows = 230, in = 64, out = 48;
+  float *x = malloc(sizeof(float) * rows * in), *w = malloc(sizeof(float) * in * out), b[48];
+  float *y = malloc(sizeof(float) * rows * out), *ref = malloc(sizeof(float) * rows * out);
+  uint32_t *wp = malloc(sizeof(uint32_t) * (in / 2) * out);
+  for (int i = 0; i < rows * in; i++) x[i] = uniform();
+  for (int i = 0; i < in * out; i++) w[i] = uniform();
+  for (int i = 0; i < out; i++) b[i] = uniform();
+  bf16_pack_pairs(wp, w, in, out);
+  BiasAct ba = {b, true};
+  RowEpilogue ep = {bias_act_rows, &ba};
+  CHECK(gemm_bf16_nn(ref, out, x, in, wp, rows, in, out, 0.0f, NULL));
+  bias_act_rows(&ba, ref, out, out, 0, rows);
+  CHECK(gemm_bf16_nn(y, out, x, in, wp, rows, in, out, 0.0f, &ep));
+  CHECK_MSG(memcmp(y, ref, sizeof(float) * rows * out) == 0, "the chunked epilogue changed the result");
+  free(x), free(w), free(y), free(ref), free(wp);
 }
 
 /* Forward and gradients, FP32 and BF16, of the same model and batch. */
@@ -193,12 +213,13 @@ int main(void) {
     CHECK(!granite_set_bf16(&m, true) && !granite_bf16(&m));
     uint32_t wp[16] = {0};
     float y[16], x[2] = {1, 1};
-    CHECK(!gemm_bf16_nn(y, 16, x, 2, wp, 1, 2, 16, 0.0f));
+    CHECK(!gemm_bf16_nn(y, 16, x, 2, wp, 1, 2, 16, 0.0f, NULL));
     granite_model_destroy(&m);
     test_summary("test_bf16");
     return test_failures ? 1 : TEST_SKIPPED;
   }
   check_kernels();
   check_model();
+  check_chunks_and_epilogue(); /* after the model: the same random numbers as before for it */
   return test_summary("test_bf16");
 }

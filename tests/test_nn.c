@@ -39,8 +39,8 @@ static void test_matmul(void) {
   float *x = randv((size_t)rows * in, 1), *w = randv((size_t)in * out, 1), *b = randv(out, 1);
   float *y = malloc(sizeof(float) * rows * out);
   double *ref = calloc((size_t)rows * out, sizeof(double));
-  matmul_forward(y, out, x, in, w, rows, in, out, 0.0f);
-  bias_act_forward(y, b, rows, out, true);
+  BiasAct ba = {b, true};
+  matmul_forward_then(y, out, x, in, w, rows, in, out, &(RowEpilogue){bias_act_rows, &ba});
   for (int r = 0; r < rows; r++)
     for (int o = 0; o < out; o++) {
       double s = b[o];

@@ -13,7 +13,6 @@
 #include "nn/embedding.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
-#include "nn/parallel.h"
 #include "nn/segment.h"
 #include "util/common.h"
 
@@ -225,27 +224,32 @@ int granite_output_rows(const GraniteModel *m, const Batch *b) {
 
 /* ---- MLP helpers ---- */
 
-/* z[i] += t1[i1[i]] (+ t2[i2[i]]) (+ t3[i3[i]]) + bias, then leaky ReLU if asked:
- * the split first layer's gathered terms (spec §7), fused in one pass. */
-static void gather_bias_act(float *z, int rows, int dim, const float *t1, const int32_t *i1,
-                            const float *t2, const int32_t *i2, const float *t3,
-                            const int32_t *i3, const float *bias, bool leaky) {
-  NN_PARALLEL_FOR((long)rows * dim, 16384, int r = 0; r < rows; r++, {
-    float *o = z + (size_t)r * dim;
-    const float *a = t1 + (size_t)i1[r] * dim;
-    const float *bb = t2 ? t2 + (size_t)i2[r] * dim : NULL;
-    const float *cc = t3 ? t3 + (size_t)i3[r] * dim : NULL;
-    if (bb && cc) {
+/* The split first layer's epilogue (spec §7), a RowEpilogueFn: z[i] +=
+ * t1[i1[i]] (+ t2[i2[i]] + t3[i3[i]]) + bias, then leaky ReLU if asked. */
+typedef struct {
+  const float *t1, *t2, *t3;
+  const int32_t *i1, *i2, *i3;
+  const float *bias;
+  bool leaky;
+} GatherBiasAct;
+
+static void gather_bias_act_rows(const void *ctx, float *z, int ldz, int dim, int r0, int r1) {
+  const GatherBiasAct *g = ctx;
+  for (int r = r0; r < r1; r++) {
+    float *o = z + (size_t)r * ldz;
+    const float *a = g->t1 + (size_t)g->i1[r] * dim, *bias = g->bias;
+    if (g->t2) {
+      const float *bb = g->t2 + (size_t)g->i2[r] * dim, *cc = g->t3 + (size_t)g->i3[r] * dim;
       _Pragma("omp simd")
       for (int k = 0; k < dim; k++) o[k] += a[k] + bb[k] + cc[k] + bias[k];
     } else {
       _Pragma("omp simd")
       for (int k = 0; k < dim; k++) o[k] += a[k] + bias[k];
     }
-    if (leaky)
+    if (g->leaky)
       _Pragma("omp simd")
       for (int k = 0; k < dim; k++) o[k] = leaky_relu(o[k]);
-  });
+  }
 }
 
 static float *layer_out(UpdateActs *a, const Mlp *mlp, int j) {
@@ -256,19 +260,18 @@ static float *layer_out(UpdateActs *a, const Mlp *mlp, int j) {
 static void mlp_forward_rest(const Mlp *mlp, const float *P, float **outs, int rows) {
   for (int j = 1; j < mlp->num_layers; j++) {
     bool leaky = mlp->act_final || j + 1 < mlp->num_layers;
-    matmul_forward(outs[j], mlp->dims[j], outs[j - 1], mlp->dims[j - 1], P + mlp->w[j], rows,
-                   mlp->dims[j - 1], mlp->dims[j], 0.0f);
-    bias_act_forward(outs[j], P + mlp->b[j], rows, mlp->dims[j], leaky);
+    BiasAct ba = {P + mlp->b[j], leaky};
+    matmul_forward_then(outs[j], mlp->dims[j], outs[j - 1], mlp->dims[j - 1], P + mlp->w[j], rows,
+                        mlp->dims[j - 1], mlp->dims[j], &(RowEpilogue){bias_act_rows, &ba});
   }
 }
 
 /* Full stack from input x (readout stacks). */
 static void mlp_forward(const Mlp *mlp, const float *P, float **outs, const float *x, int rows) {
   if (mlp->num_layers == 0) return;
-  matmul_forward(outs[0], mlp->dims[0], x, mlp->in_dim, P + mlp->w[0], rows, mlp->in_dim,
-                 mlp->dims[0], 0.0f);
-  bias_act_forward(outs[0], P + mlp->b[0], rows, mlp->dims[0],
-                   mlp->act_final || mlp->num_layers > 1);
+  BiasAct ba = {P + mlp->b[0], mlp->act_final || mlp->num_layers > 1};
+  matmul_forward_then(outs[0], mlp->dims[0], x, mlp->in_dim, P + mlp->w[0], rows, mlp->in_dim, mlp->dims[0],
+                      &(RowEpilogue){bias_act_rows, &ba});
   mlp_forward_rest(mlp, P, outs, rows);
 }
 
@@ -324,22 +327,21 @@ static void edge_update_forward(GraniteModel *model, const Batch *b, int t, cons
     gather_rows(a->x + E, de, v, N, b->receivers, m, N);
     gather_rows(a->x + E + N, de, v, N, b->senders, m, N);
     gather_rows(a->x + E + 2 * N, de, u, G, b->edge_block, m, G);
-    matmul_forward(z, d0, a->x, de, W, m, de, d0, 0.0f);
-    bias_act_forward(z, P + mlp->b[0], m, d0, act0);
+    BiasAct ba = {P + mlp->b[0], act0};
+    matmul_forward_then(z, d0, a->x, de, W, m, de, d0, &(RowEpilogue){bias_act_rows, &ba});
   } else if (t == 0 && first_iteration_tables(model)) {
     /* e = edge_emb[type], v = node_emb[token]: the products are table rows */
     gather_rows(z, d0, w->tab_e, d0, b->edge_types, m, d0);
     matmul_forward(w->pue, d0, u, G, W + (size_t)(E + 2 * N) * d0, B, G, d0, 0.0f);
-    gather_bias_act(z, m, d0, w->tab_r, w->recv_tok, w->tab_s, w->send_tok, w->pue, b->edge_block,
-                    P + mlp->b[0], act0);
+    GatherBiasAct g = {w->tab_r, w->tab_s, w->pue, w->recv_tok, w->send_tok, b->edge_block, P + mlp->b[0], act0};
+    row_epilogue_run(&(RowEpilogue){gather_bias_act_rows, &g}, z, d0, m, d0);
   } else {
     /* spec §7: [e‖v_r‖v_s‖u]·W = e·W_e + (v·W_r)[r] + (v·W_s)[s] + (u·W_u)[b] */
-    matmul_forward(z, d0, e, E, W, m, E, d0, 0.0f);
     matmul_forward(w->pr, d0, v, N, W + (size_t)E * d0, n, N, d0, 0.0f);
     matmul_forward(w->ps, d0, v, N, W + (size_t)(E + N) * d0, n, N, d0, 0.0f);
     matmul_forward(w->pue, d0, u, G, W + (size_t)(E + 2 * N) * d0, B, G, d0, 0.0f);
-    gather_bias_act(z, m, d0, w->pr, b->receivers, w->ps, b->senders, w->pue, b->edge_block,
-                    P + mlp->b[0], act0);
+    GatherBiasAct g = {w->pr, w->ps, w->pue, b->receivers, b->senders, b->edge_block, P + mlp->b[0], act0};
+    matmul_forward_then(z, d0, e, E, W, m, E, d0, &(RowEpilogue){gather_bias_act_rows, &g});
   }
   float *outs[MLP_MAX];
   for (int j = 0; j < mlp->num_layers; j++) outs[j] = layer_out(a, mlp, j);
@@ -369,13 +371,14 @@ static void node_update_forward(GraniteModel *model, const Batch *b, int t, cons
   if (ref) gather_rows(a->x + col, nx, u, G, b->node_block, n, G);
   float *z = layer_out(a, mlp, 0);
   const float *W = P + mlp->w[0];
-  matmul_forward(z, d0, a->x, nx, W, n, nx, d0, 0.0f);
   if (ref) {
-    bias_act_forward(z, P + mlp->b[0], n, d0, act0);
+    BiasAct ba = {P + mlp->b[0], act0};
+    matmul_forward_then(z, d0, a->x, nx, W, n, nx, d0, &(RowEpilogue){bias_act_rows, &ba});
   } else {
     /* spec §7: the global term once per block, gathered per node */
     matmul_forward(w->pun, d0, u, G, W + (size_t)w->node_x_dim * d0, B, G, d0, 0.0f);
-    gather_bias_act(z, n, d0, w->pun, b->node_block, NULL, NULL, NULL, NULL, P + mlp->b[0], act0);
+    GatherBiasAct g = {w->pun, NULL, NULL, b->node_block, NULL, NULL, P + mlp->b[0], act0};
+    matmul_forward_then(z, d0, a->x, nx, W, n, nx, d0, &(RowEpilogue){gather_bias_act_rows, &g});
   }
   float *outs[MLP_MAX];
   for (int j = 0; j < mlp->num_layers; j++) outs[j] = layer_out(a, mlp, j);

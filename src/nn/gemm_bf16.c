@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "nn/gemm_tiles.h"
+#include "nn/parallel.h"
 
 static void pack_row_pairs_bf16(uint32_t *dst, const float *m, int ld, int rows, int cols);
 
@@ -143,16 +144,32 @@ __attribute__((target("avx512f,avx512bf16"))) static void pack_rows_bf16(uint32_
   }
 }
 
+/* Rows per chunk of x: a chunk is packed into this thread's buffer and
+ * multiplied at once, so its BF16 pairs stay in L2 (packing every row first
+ * sent them to memory and back), and its output rows are still in L2 for
+ * the epilogue. */
+#define PACK_CHUNK 96
+
 bool gemm_bf16_nn(float *y, int ldy, const float *x, int ldx, const uint32_t *w_packed, int rows, int in,
-                  int out, float beta) {
+                  int out, float beta, const RowEpilogue *ep) {
   if (!gemm_bf16_supported() || rows <= 0 || in <= 0 || out <= 0 || out % 16 != 0 ||
       (beta != 0.0f && beta != 1.0f))
     return false;
-  int kp = (in + 1) / 2;
-  uint32_t *xp = scratch(0, (size_t)rows * kp);
+  int kp = (in + 1) / 2, chunks = (rows + PACK_CHUNK - 1) / PACK_CHUNK;
+  size_t slot = (size_t)PACK_CHUNK * kp;
+  int slots = nn_parallel(chunks, 2) ? omp_get_max_threads() : 1;
+  uint32_t *xp = scratch(0, (size_t)slots * slot);
   if (!xp) return false;
-  pack_rows_bf16(xp, x, ldx, rows, in);
-  gemm_tiles_nn(&tiles_bf16, y, ldy, xp, (size_t)kp, w_packed, rows, kp, out, beta);
+  NN_PARALLEL_REGION(chunks, 2,
+    uint32_t *mine = xp + (size_t)nn_thread * slot;
+    int c0 = (int)((long)chunks * nn_thread / nn_threads), c1 = (int)((long)chunks * (nn_thread + 1) / nn_threads);
+    for (int ch = c0; ch < c1; ch++) {
+      int r0 = ch * PACK_CHUNK, n = rows - r0 < PACK_CHUNK ? rows - r0 : PACK_CHUNK;
+      pack_rows_bf16(mine, x + (size_t)r0 * ldx, ldx, n, in);
+      gemm_tiles_nn(&tiles_bf16, y + (size_t)r0 * ldy, ldy, mine, (size_t)kp, w_packed, n, kp, out, beta);
+      if (ep) ep->fn(ep->ctx, y, ldy, out, r0, r0 + n);
+    }
+  );
   return true;
 }
 
@@ -170,8 +187,8 @@ bool gemm_bf16_tn_acc(float *dw, const float *x, int ldx, const float *dy, int r
 #else
 bool gemm_bf16_supported(void) { return false; }
 bool gemm_bf16_nn(float *y, int ldy, const float *x, int ldx, const uint32_t *w_packed, int rows, int in,
-                  int out, float beta) {
-  (void)y, (void)ldy, (void)x, (void)ldx, (void)w_packed, (void)rows, (void)in, (void)out, (void)beta;
+                  int out, float beta, const RowEpilogue *ep) {
+  (void)y, (void)ldy, (void)x, (void)ldx, (void)w_packed, (void)rows, (void)in, (void)out, (void)beta, (void)ep;
   return false;
 }
 bool gemm_bf16_tn_acc(float *dw, const float *x, int ldx, const float *dy, int rows, int in, int out) {

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nn/row_epilogue.h"
+
 /* The CPU (and OS) can run the BF16 kernels. */
 bool gemm_bf16_supported(void);
 
@@ -39,11 +41,12 @@ void bf16_pack_pairs(uint32_t *packed, const float *w, int in, int out);
  * W[i][2p+1]), (out+1)/2 rows of in. For dx = dy·Wᵀ. */
 void bf16_pack_pairs_transposed(uint32_t *packed, const float *w, int in, int out);
 
-/* y[rows×out] = x[rows×in]·W + beta·y with W packed by bf16_pack_pairs;
+/* y[rows×out] = x[rows×in]·W + beta·y with W packed by bf16_pack_pairs,
+ * then ep (if not NULL) on every row, chunk by chunk as they are computed;
  * out a multiple of 16, beta 0 or 1. false (y untouched) when it does not
  * apply. */
 bool gemm_bf16_nn(float *y, int ldy, const float *x, int ldx, const uint32_t *w_packed, int rows, int in,
-                  int out, float beta);
+                  int out, float beta, const RowEpilogue *ep);
 /* dW[in×out] += xᵀ·dy, x[rows×in] (row stride ldx), dy[rows×out] dense;
  * out a multiple of 16. */
 bool gemm_bf16_tn_acc(float *dw, const float *x, int ldx, const float *dy, int rows, int in, int out);

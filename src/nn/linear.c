@@ -74,16 +74,26 @@ static const uint32_t *packed_weights(const float *w, int in, int out, bool tran
 
 /* ---- matmuls ---- */
 
-void matmul_forward(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in,
-                    int out, float beta) {
+static void forward(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in, int out,
+                    float beta, const RowEpilogue *ep) {
   if (rows == 0 || out == 0) return;
   if (use_bf16 && out % 16 == 0) {
     const uint32_t *wp = packed_weights(w, in, out, false);
-    if (wp && gemm_bf16_nn(y, ldy, x, ldx, wp, rows, in, out, beta)) return;
+    if (wp && gemm_bf16_nn(y, ldy, x, ldx, wp, rows, in, out, beta, ep)) return;
   }
-  if (gemm_kernel_nn(y, ldy, x, ldx, w, rows, in, out, beta)) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0f, x, ldx, w, out, beta,
-              y, ldy);
+  if (!gemm_kernel_nn(y, ldy, x, ldx, w, rows, in, out, beta))
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0f, x, ldx, w, out, beta, y, ldy);
+  if (ep) row_epilogue_run(ep, y, ldy, rows, out);
+}
+
+void matmul_forward(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in,
+                    int out, float beta) {
+  forward(y, ldy, x, ldx, w, rows, in, out, beta, NULL);
+}
+
+void matmul_forward_then(float *y, int ldy, const float *x, int ldx, const float *w, int rows, int in, int out,
+                         const RowEpilogue *ep) {
+  forward(y, ldy, x, ldx, w, rows, in, out, 0.0f, ep);
 }
 
 void matmul_backward_input(float *dx, int lddx, const float *dy, const float *w, int rows, int in,
@@ -91,7 +101,7 @@ void matmul_backward_input(float *dx, int lddx, const float *dy, const float *w,
   if (rows == 0 || in == 0) return;
   if (use_bf16 && in % 16 == 0) {
     const uint32_t *wp = packed_weights(w, in, out, true);
-    if (wp && gemm_bf16_nn(dx, lddx, dy, out, wp, rows, out, in, beta)) return;
+    if (wp && gemm_bf16_nn(dx, lddx, dy, out, wp, rows, out, in, beta, NULL)) return;
   }
   if (gemm_kernel_nt(dx, lddx, dy, out, w, rows, out, in, beta)) return;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in, out, 1.0f, dy, out, w, out, beta,
@@ -107,16 +117,24 @@ void matmul_backward_weight(float *dw, const float *x, int ldx, const float *dy,
               dw, out);
 }
 
-void bias_act_forward(float *y, const float *b, int rows, int dim, bool leaky) {
-  NN_PARALLEL_FOR((long)rows * dim, 16384, int r = 0; r < rows; r++, {
-    float *row = y + (size_t)r * dim;
-    if (b)
+void row_epilogue_run(const RowEpilogue *ep, float *y, int ldy, int rows, int cols) {
+  NN_PARALLEL_REGION((long)rows * cols, 16384,
+    int r0 = (int)((long)rows * nn_thread / nn_threads), r1 = (int)((long)rows * (nn_thread + 1) / nn_threads);
+    ep->fn(ep->ctx, y, ldy, cols, r0, r1);
+  );
+}
+
+void bias_act_rows(const void *ctx, float *y, int ldy, int cols, int r0, int r1) {
+  const BiasAct *ba = ctx;
+  for (int r = r0; r < r1; r++) {
+    float *row = y + (size_t)r * ldy;
+    if (ba->b)
       _Pragma("omp simd")
-      for (int c = 0; c < dim; c++) row[c] += b[c];
-    if (leaky)
+      for (int c = 0; c < cols; c++) row[c] += ba->b[c];
+    if (ba->leaky)
       _Pragma("omp simd")
-      for (int c = 0; c < dim; c++) row[c] = leaky_relu(row[c]);
-  });
+      for (int c = 0; c < cols; c++) row[c] = leaky_relu(row[c]);
+  }
 }
 
 void bias_backward(float *db, const float *dy, int rows, int dim) {

@@ -7,5 +7,5 @@ void leaky_relu_forward(float *x, long n) {
 }
 
 void leaky_relu_backward(float *d, const float *y, long n) {
-  NN_PARALLEL_FOR(n, 65536, long i = 0; i < n; i++, d[i] = y[i] > 0.0f ? d[i] : LEAKY_RELU_ALPHA * d[i];);
+  NN_PARALLEL_FOR(n, 65536, long i = 0; i < n; i++, d[i] = leaky_relu_grad(d[i], y[i]););
 }

@@ -21,6 +21,18 @@ static inline float leaky_relu(float x) {
   return x;
 }
 
+/* The gradient through it, y > 0 ? d : 0.1·d, as the same select (y is the
+ * stored output; y > 0 iff x > 0). */
+static inline float leaky_relu_grad(float d, float y) {
+  float p = LEAKY_RELU_ALPHA * d;
+  uint32_t ud, up, keep = -(uint32_t)(y > 0.0f);
+  memcpy(&ud, &d, sizeof ud);
+  memcpy(&up, &p, sizeof up);
+  ud = (ud & keep) | (up & ~keep);
+  memcpy(&d, &ud, sizeof d);
+  return d;
+}
+
 /* In place y = f(x) over n values. */
 void leaky_relu_forward(float *x, long n);
 /* d[i] *= f'(.) where y = f(x) is the stored output (y > 0 iff x > 0). */

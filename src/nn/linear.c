@@ -159,7 +159,7 @@ void leaky_bias_backward(float *dy, const float *y, float *db, int rows, int dim
       const float *o = y + (size_t)r * dim;
       _Pragma("omp simd")
       for (int c = c0; c < c1; c++) {
-        float g = o[c] > 0.0f ? d[c] : LEAKY_RELU_ALPHA * d[c];
+        float g = leaky_relu_grad(d[c], o[c]);
         d[c] = g;
         db[c] += g;
       }

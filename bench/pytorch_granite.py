@@ -244,14 +244,31 @@ def spec_param_count(c):
 
 
 # --------------------------------------------------------------------------- measurement
-def measure_train(model, data, batch, seconds, warmup, seed):
-    rng = np.random.default_rng(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    model.train()
+def timed_steps(step_fn, seconds, warmup, min_steps):
+    """Runs step_fn() (returns the blocks it did) until `seconds` of timed
+    steps after `warmup` untimed ones, and at least min_steps timed."""
     steps = blocks = 0
     elapsed = cpu = 0.0
     for step in range(10 ** 9):
         t0, c0 = time.perf_counter(), time.process_time()
+        n = step_fn()
+        t1 = time.perf_counter()
+        if step >= warmup:
+            steps, blocks, elapsed = steps + 1, blocks + n, elapsed + (t1 - t0)
+            cpu += time.process_time() - c0
+            if elapsed >= seconds and steps >= min_steps:
+                break
+    return dict(blocks_per_s=blocks / elapsed, blocks_per_cpu_s=blocks / max(cpu, 1e-9), steps=steps,
+                seconds=elapsed)
+
+
+def measure_train(model, data, batch, seconds, warmup, seed):
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    model.train()
+    last = {}
+
+    def step():
         b = data.batch(rng.choice(data.num_blocks, size=min(batch, data.num_blocks), replace=False))
         pred = model(b)
         y = b["labels"]
@@ -259,36 +276,30 @@ def measure_train(model, data, batch, seconds, warmup, seed):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        t1 = time.perf_counter()
-        if step >= warmup:
-            steps, blocks, elapsed = steps + 1, blocks + b["B"], elapsed + (t1 - t0)
-            cpu += time.process_time() - c0
-            if elapsed >= seconds and steps >= 3:
-                break
-    return dict(blocks_per_s=blocks / elapsed, blocks_per_cpu_s=blocks / max(cpu, 1e-9), steps=steps,
-                seconds=elapsed, loss=float(loss))
+        last["loss"] = loss
+        return b["B"]
+
+    result = timed_steps(step, seconds, warmup, 3)
+    result["loss"] = float(last["loss"])
+    return result
 
 
 def measure_predict(model, data, batch, seconds, warmup):
     model.eval()
-    steps = blocks = 0
-    elapsed = cpu = 0.0
-    start = 0
+    state = {"start": 0}
+
+    def step():
+        start = state["start"]
+        ids = np.arange(start, min(start + batch, data.num_blocks))
+        state["start"] = 0 if start + batch >= data.num_blocks else start + batch
+        b = data.batch(ids)
+        state["pred"] = model(b)
+        return b["B"]
+
     with torch.no_grad():
-        for step in range(10 ** 9):
-            t0, c0 = time.perf_counter(), time.process_time()
-            ids = np.arange(start, min(start + batch, data.num_blocks))
-            start = 0 if start + batch >= data.num_blocks else start + batch
-            b = data.batch(ids)
-            pred = model(b)
-            t1 = time.perf_counter()
-            if step >= warmup:
-                steps, blocks, elapsed = steps + 1, blocks + b["B"], elapsed + (t1 - t0)
-                cpu += time.process_time() - c0
-                if elapsed >= seconds and steps >= 2:
-                    break
-    assert torch.isfinite(pred).all()
-    return dict(blocks_per_s=blocks / elapsed, blocks_per_cpu_s=blocks / max(cpu, 1e-9), steps=steps, seconds=elapsed)
+        result = timed_steps(step, seconds, warmup, 2)
+    assert torch.isfinite(state["pred"]).all()
+    return result
 
 
 def main():

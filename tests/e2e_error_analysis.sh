@@ -84,6 +84,39 @@ ea = json.load(open(sys.argv[1]))["error_analysis"][0]
 seen = {g["group"]: g["count"] for g in ea["groups"] if g["dimension"] == "graph seen"}
 assert seen == {"yes": 3, "no": 1}, seen  # add rax,1 / add rax,0x7f / add rax,rcx seen; add rax,rbx not
 PY
+# --gematria_output_csv: one line per evaluated block, labels and predictions that give eval's MAPE
+"$G" eval --gematria_checkpoint_file=$T/ck/model.ckpt-20 --gematria_input_file=$T/eval.tfrecord \
+  --gematria_training_file_for_split=$T/train.tfrecord --json --gematria_output_csv=$T/per_block.csv \
+  >$T/c.json 2>$T/c.err || fail "eval --gematria_output_csv: $(cat $T/c.err)"
+python3 - $T/per_block.csv $T/c.json $T/eval.csv <<'PY' || fail "per-block CSV wrong"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert list(rows[0]) == ["hex", "graph_seen", "default_label", "default_prediction"], list(rows[0])
+want = [l.strip().split(",") for l in open(sys.argv[3])]
+assert [(r["hex"], float(r["default_label"])) for r in rows] == [(h, float(y)) for h, y in want], rows
+assert [r["graph_seen"] for r in rows] == ["1", "1", "0", "1"], rows
+mape = 100 * sum(abs(float(r["default_prediction"]) - float(r["default_label"])) / float(r["default_label"])
+                 for r in rows) / len(rows)
+task = json.load(open(sys.argv[2]))["tasks"][0]
+assert abs(mape - task["mape"]) < 1e-4 * task["mape"], (mape, task["mape"])
+PY
+# the held-out part only, with every task column even where a label is absent
+"$G" eval $CK $SPLIT --gematria_output_csv=$T/held.csv >/dev/null 2>$T/h.err || fail "held-out CSV: $(cat $T/h.err)"
+[ "$(($(wc -l <$T/held.csv) - 1))" -eq "$N" ] || fail "held-out CSV has $(wc -l <$T/held.csv) lines, want $N + 1"
+# a CSV that would overwrite an input, or without the analysis that reads the blocks, is refused before any work
+cp $T/eval.tfrecord $T/keep.tfrecord
+"$G" eval --gematria_checkpoint_file=$T/ck/model.ckpt-20 --gematria_input_file=$T/eval.tfrecord \
+  --gematria_output_csv=$T/eval.tfrecord >/dev/null 2>$T/o.err
+[ $? -eq 2 ] && [ "$(grep -c 'error:' $T/o.err)" -eq 1 ] && cmp -s $T/eval.tfrecord $T/keep.tfrecord ||
+  fail "CSV over the input: $(cat $T/o.err)"
+"$G" eval --gematria_checkpoint_file=$T/ck/model.ckpt-20 --gematria_input_file=$T/eval.tfrecord --noerror_analysis \
+  --gematria_output_csv=$T/x.csv >/dev/null 2>$T/x.err
+[ $? -eq 2 ] && grep -q "noerror_analysis" $T/x.err && [ ! -e $T/x.csv ] || fail "CSV with --noerror_analysis: $(cat $T/x.err)"
+# an unwritable place: one error line naming it, no partial file
+"$G" eval --gematria_checkpoint_file=$T/ck/model.ckpt-20 --gematria_input_file=$T/eval.tfrecord \
+  --gematria_output_csv=$T/nodir/p.csv >/dev/null 2>$T/u.err
+[ $? -ne 0 ] && grep -q "nodir/p.csv" $T/u.err || fail "CSV in a missing directory: $(cat $T/u.err)"
+
 # without the split file there is no graph-seen group; --noerror_analysis prints only the metrics
 "$G" eval --gematria_checkpoint_file=$T/ck/model.ckpt-20 --gematria_input_file=$T/eval.tfrecord >$T/n.txt 2>/dev/null
 grep -q "graph seen" $T/n.txt && fail "a graph-seen group without --gematria_training_file_for_split"

@@ -107,13 +107,21 @@ static int read_facts(const Dataset *ds, const int32_t *ids, int n, BlockFacts *
   return rc;
 }
 
-/* Hex and "; "-separated Intel assembly of block i (malloc'ed strings). */
-static void block_text(const BlockFacts *b, int i, char **hex, char **assembly) {
+/* Block i's machine code as hex (a malloc'ed string). */
+static char *block_hex(const BlockFacts *b, int i) {
   const uint8_t *code = b->code ? b->code + b->code_offset[i] : NULL; /* NULL: no code was kept */
   size_t len = (size_t)(b->code_offset[i + 1] - b->code_offset[i]);
-  *hex = xmalloc(2 * len + 1);
-  for (size_t k = 0; k < len; k++) sprintf(*hex + 2 * k, "%02x", code[k]);
-  (*hex)[2 * len] = 0;
+  char *hex = xmalloc(2 * len + 1);
+  for (size_t k = 0; k < len; k++) sprintf(hex + 2 * k, "%02x", code[k]);
+  hex[2 * len] = 0;
+  return hex;
+}
+
+/* Hex and "; "-separated Intel assembly of block i (malloc'ed strings). */
+static void block_text(const BlockFacts *b, int i, char **hex, char **assembly) {
+  const uint8_t *code = b->code ? b->code + b->code_offset[i] : NULL;
+  size_t len = (size_t)(b->code_offset[i + 1] - b->code_offset[i]);
+  *hex = block_hex(b, i);
   if (b->mnemonics[i]) {
     *assembly = xstrdup(b->mnemonics[i]);
     return;
@@ -233,6 +241,40 @@ void eval_analysis_free(EvalAnalysis *e) {
   graph_key_set_free(&e->seen);
   facts_free(&e->facts, e->ds->num_blocks);
   free(e);
+}
+
+void eval_analysis_write_csv(const EvalAnalysis *e, const int32_t *ids, int n, const float *pred,
+                             const char *const *task_names, FILE *out) {
+  const Dataset *ds = e->ds;
+  int rows_n = ids ? n : ds->num_blocks, T = ds->num_tasks;
+  float labels[GRANITE_MAX_TASKS];
+  uint8_t mask[GRANITE_MAX_TASKS];
+  Rng rng; /* eval selects MEAN, FIRST or MIN: labels draw nothing from it */
+  rng_seed(&rng, 1);
+  fputs("hex,graph_seen", out);
+  for (int t = 0; t < T; t++) fprintf(out, ",%s_label,%s_prediction", task_names[t], task_names[t]);
+  fputc('\n', out);
+  for (int r = 0; r < rows_n; r++) {
+    int i = ids ? ids[r] : r;
+    char *hex = block_hex(&e->facts, i);
+    fputs(hex, out);
+    free(hex);
+    fputc(',', out);
+    if (e->split) {
+      BlockGraph g;
+      dataset_graph(ds, i, &g);
+      fputc(graph_key_set_contains(&e->seen, graph_key(&g, e->vocab)) ? '1' : '0', out);
+    }
+    dataset_block_labels(ds, i, &rng, labels, mask, NULL, NULL);
+    for (int t = 0; t < T; t++) {
+      float p = pred[(size_t)i * T + t];
+      if (mask[t]) fprintf(out, ",%.9g", labels[t]);
+      else fputc(',', out);
+      if (isfinite(p)) fprintf(out, ",%.9g", p);
+      else fputc(',', out);
+    }
+    fputc('\n', out);
+  }
 }
 
 void eval_analysis_write(const EvalAnalysis *e, const int32_t *ids, int n, const float *pred,

@@ -31,6 +31,12 @@ EvalAnalysis *eval_analysis_prepare(const GematriaFlags *f, const Dataset *ds, c
  * the value of an "error_analysis" key (an array, one object per task). */
 void eval_analysis_write(const EvalAnalysis *e, const int32_t *ids, int n, const float *pred,
                          const char *const *task_names, bool json, FILE *out);
+/* One CSV line per evaluated block ids[0..n) (NULL = all), in input order:
+ * the block's hex, whether its graph occurs in the training files (1/0;
+ * empty without --gematria_training_file_for_split), then per task the
+ * label and the prediction (empty where absent), after a header line. */
+void eval_analysis_write_csv(const EvalAnalysis *e, const int32_t *ids, int n, const float *pred,
+                             const char *const *task_names, FILE *out);
 void eval_analysis_free(EvalAnalysis *e);
 
 #endif

@@ -14,6 +14,7 @@
 #include "train/predict.h"
 #include "train/restore.h"
 #include "util/common.h"
+#include "util/output_file.h"
 
 int evaluate_predictions(Metrics *out, const Dataset *ds, const int32_t *ids, int n, const float *pred,
                          const PercentileRanks *ranks, bool with_eval) {
@@ -40,11 +41,36 @@ int evaluate_predictions(Metrics *out, const Dataset *ds, const int32_t *ids, in
   return rc;
 }
 
+/* --gematria_output_csv: hex, graph seen, label and prediction per block;
+ * written whole or not at all (util/output_file.h). */
+static int write_csv(const char *path, const EvalAnalysis *a, const int32_t *ids, int n, const float *pred,
+                     const char *const *names) {
+  OutputFile out = {.slot = -1};
+  if (output_open(&out, path, "--gematria_output_csv")) return -1;
+  eval_analysis_write_csv(a, ids, n, pred, names, out.file);
+  if (output_commit(&out)) return -1;
+  fprintf(stderr, "wrote the evaluated blocks' labels and predictions to %s\n", path);
+  return 0;
+}
+
 int eval_main(const GematriaFlags *f) {
   if (flags_validate(f)) return 2;
   if (f->input_file.count == 0) {
     gr_error("eval needs --gematria_input_file (the .tfrecord files to evaluate on)");
     return 2;
+  }
+  if (f->output_csv) { /* the per-block CSV comes from the error analysis's reading of the blocks */
+    if (!f->error_analysis) {
+      gr_error("--gematria_output_csv needs the error analysis (drop --noerror_analysis)");
+      return 2;
+    }
+    const char **inputs = xmalloc(((size_t)f->input_file.count + 2) * sizeof *inputs);
+    int n = 0;
+    for (int i = 0; i < f->input_file.count; i++) inputs[n++] = f->input_file.items[i];
+    if (f->checkpoint_file) inputs[n++] = f->checkpoint_file;
+    int refused = output_refuse_inputs(f->output_csv, "--gematria_output_csv", inputs, n);
+    free(inputs);
+    if (refused) return 2;
   }
   Checkpoint ck;
   GraniteModel m;
@@ -144,6 +170,7 @@ int eval_main(const GematriaFlags *f) {
     if (analysis) eval_analysis_write(analysis, ids, num_ids, pred, names, false, stdout);
   }
   fflush(stdout);
+  if (f->output_csv && write_csv(f->output_csv, analysis, ids, num_ids, pred, names)) goto out;
   /* with --json stdout holds only the JSON object */
   if (print_label_sources(f->json ? stderr : stdout, (const char *const *)f->input_file.items, f->input_file.count,
                           filters, (const char *const *)ck.task_names, T))

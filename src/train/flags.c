@@ -182,7 +182,8 @@ static const FlagSpec flag_table[] = {
     {"gematria_validation_epochs", FT_INT, OFF(validation_epochs), "0", G_OURS,
      "train: validate every this many steps; 0 = with every checkpoint", NULL, 0, 1e9},
     {"gematria_output_csv", FT_OPT_STRING, OFF(output_csv), NULL, G_OURS,
-     "predict: also write hex,prediction... lines to this CSV file", NULL, NOLIM},
+     "predict: also write hex,prediction... lines to this CSV file; eval: hex, graph seen and per task label and "
+     "prediction of every evaluated block", NULL, NOLIM},
     {"allow_zero_learning_rate", FT_BOOL, OFF(allow_zero_learning_rate), "false", G_OURS,
      "train even with a schedule that makes the learning rate zero early (refused by default)", NULL, NOLIM},
     {"gematria_num_threads", FT_INT, OFF(num_threads), "0", G_OURS, "threads to use; 0 = all cores", NULL, 0, 4096},

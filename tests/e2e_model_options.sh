@@ -124,5 +124,24 @@ used_and_kept cpx exp-latency --granite_critical_path_latency=softplus granite_c
 [ "$(wc -l <$T/cpxs.err)" -eq 1 ] && grep -q 'granite_critical_path_latency=exp needs --granite_critical_path' $T/cpxs.err ||
   fail "exp latencies without the critical path: not one clear line: $(cat $T/cpxs.err)"
 
+# 10. --granite_critical_path_token_bias: stored in the checkpoint with its
+#     tensor, used by eval and predict, a contradicting flag refused; off in
+#     the default model; without the critical path refused with one line.
+"$G" train --gematria_checkpoint_dir=$T/cpt --gematria_tokens_file=data/sample/vocab.txt --gematria_input_file=$DATA \
+  --gematria_training_num_epochs=4 --granite_output_scale=auto --granite_critical_path \
+  --granite_critical_path_latency=exp --granite_critical_path_token_bias $SMALL 2>$T/cpt.err ||
+  fail "token-offset training: $(tail -1 $T/cpt.err)"
+grep -a -q '^config.critical_path_token_bias=true$' $T/cpt/model.ckpt-4 || fail "checkpoint lacks critical_path_token_bias"
+V=$(grep -a "^config.vocab_size=" $T/cpt/model.ckpt-4 | sed "s/.*=//")
+grep -a -q "^tensor=critical_path/token_bias $V 1\$" $T/cpt/model.ckpt-4 ||
+  fail "checkpoint lacks the token_bias tensor of $V tokens x 1 task: $(grep -a 'token_bias' $T/cpt/model.ckpt-4)"
+grep -a -q '^config.critical_path_token_bias=false$' $T/plain/model.ckpt-2 || fail "default model has token offsets"
+used_and_kept cpt token-offset --nogranite_critical_path_token_bias granite_critical_path_token_bias
+"$G" train --gematria_checkpoint_dir=$T/cpts --gematria_tokens_file=data/sample/vocab.txt --gematria_input_file=$DATA \
+  --gematria_training_num_epochs=1 --granite_critical_path_token_bias $SMALL >/dev/null 2>$T/cpts.err &&
+  fail "training accepted token offsets without the critical path"
+[ "$(wc -l <$T/cpts.err)" -eq 1 ] && grep -q 'granite_critical_path_token_bias needs --granite_critical_path' $T/cpts.err ||
+  fail "token offsets without the critical path: not one clear line: $(cat $T/cpts.err)"
+
 [ $FAILS -eq 0 ] && echo "e2e_model_options: ok (output scale $SCALE, median label $MEDIAN, eval MAPE $MAPE% after 40 steps)"
 [ $FAILS -eq 0 ]

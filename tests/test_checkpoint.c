@@ -442,9 +442,10 @@ static void test_names(void) {
 }
 
 /* A 2-task model with the critical path (its latencies of kind latency,
- * and resource_bound resources, 0 = off), its parameters numbered, in
- * checkpoint contents without optimizer state. */
-static CheckpointContents option_contents(Fixture *f, GraniteModel *m, int resource_bound, int latency) {
+ * per-token offsets if token_bias, and resource_bound resources, 0 = off),
+ * its parameters numbered, in checkpoint contents without optimizer state. */
+static CheckpointContents option_contents(Fixture *f, GraniteModel *m, int resource_bound, int latency,
+                                          bool token_bias) {
   GraniteConfig c;
   granite_config_default(&c);
   c.vocab_size = 5, c.num_tasks = 2;
@@ -453,6 +454,7 @@ static CheckpointContents option_contents(Fixture *f, GraniteModel *m, int resou
   c.critical_path = true;
   c.resource_bound = resource_bound;
   c.critical_path_latency = latency;
+  c.critical_path_token_bias = token_bias;
   CHECK(granite_model_create(m, &c) == 0);
   for (size_t i = 0; i < m->num_params; i++) m->params[i] = (float)i * 0.001f;
   CheckpointContents cc = contents(f, 5, NAN);
@@ -492,7 +494,7 @@ static void check_option_line(Fixture *f, const char *path, const char *tag, con
  * a file from before the field reads as off; a bad value is refused. */
 static void test_critical_path_field(Fixture *f) {
   GraniteModel m;
-  CheckpointContents cc = option_contents(f, &m, 0, GRANITE_LATENCY_SOFTPLUS);
+  CheckpointContents cc = option_contents(f, &m, 0, GRANITE_LATENCY_SOFTPLUS, false);
   char path[4096];
   path_in(path, sizeof path, "cp.ckpt");
   CHECK(checkpoint_write_file(path, &cc) == 0);
@@ -518,7 +520,7 @@ static void test_critical_path_field(Fixture *f) {
  * is refused. */
 static void test_resource_bound_field(Fixture *f) {
   GraniteModel m;
-  CheckpointContents cc = option_contents(f, &m, 3, GRANITE_LATENCY_SOFTPLUS);
+  CheckpointContents cc = option_contents(f, &m, 3, GRANITE_LATENCY_SOFTPLUS, false);
   char path[4096];
   path_in(path, sizeof path, "rb.ckpt");
   CHECK(checkpoint_write_file(path, &cc) == 0);
@@ -546,7 +548,7 @@ static void test_resource_bound_field(Fixture *f) {
  * are exp latencies without the critical path. */
 static void test_critical_path_latency_field(Fixture *f) {
   GraniteModel m;
-  CheckpointContents cc = option_contents(f, &m, 0, GRANITE_LATENCY_EXP);
+  CheckpointContents cc = option_contents(f, &m, 0, GRANITE_LATENCY_EXP, false);
   char path[4096], lone[4096], msg[512];
   path_in(path, sizeof path, "cpx.ckpt");
   CHECK(checkpoint_write_file(path, &cc) == 0);
@@ -567,6 +569,41 @@ static void test_critical_path_latency_field(Fixture *f) {
   CHECK(f->model.cfg.critical_path_latency == GRANITE_LATENCY_SOFTPLUS); /* so the older file read it so */
 }
 
+/* --granite_critical_path_token_bias: stored in the config with its tensor
+ * (vocab x tasks, read back with the rest); a file from before the field
+ * reads as off; a bad value is refused, and so is the option without the
+ * critical path. */
+static void test_token_bias_field(Fixture *f) {
+  GraniteModel m;
+  CheckpointContents cc = option_contents(f, &m, 0, GRANITE_LATENCY_SOFTPLUS, true);
+  char path[4096], lone[4096], msg[512];
+  path_in(path, sizeof path, "cpt.ckpt");
+  CHECK(checkpoint_write_file(path, &cc) == 0);
+  Checkpoint k;
+  CHECK(checkpoint_open(&k, path) == 0);
+  CHECK(k.config.critical_path_token_bias && k.config.critical_path);
+  GraniteModel back;
+  CHECK(granite_model_create(&back, &k.config) == 0);
+  CHECK(back.num_params == m.num_params);
+  CHECK(checkpoint_load_params(&k, &back) == 0);
+  const ParamTensor *t = granite_find_tensor(&back, "critical_path/token_bias");
+  CHECK(t && t->rows == 5 && t->cols == 2);
+  if (t) CHECK(memcmp(back.params + t->offset, m.params + t->offset, sizeof(float) * 10) == 0);
+  granite_model_destroy(&back);
+  checkpoint_close(&k);
+  granite_model_destroy(&m);
+
+  path_in(lone, sizeof lone, "cpt-lone.ckpt");
+  rewrite_header(path, lone, "config.critical_path=true\n", "config.critical_path=false\n");
+  CHECK(open_capture(&k, lone, msg, sizeof msg) == -1);
+  CHECK_MSG(strstr(msg, "cpt-lone.ckpt") && strstr(msg, "token latency offsets"), "%s", msg);
+  checkpoint_close(&k);
+
+  check_option_line(f, path, "cpt", "config.critical_path_token_bias=true\n",
+                    "config.critical_path_token_bias=maybe\n", "config.critical_path_token_bias=false\n");
+  CHECK(!f->model.cfg.critical_path_token_bias); /* so the older file read it as off */
+}
+
 int main(void) {
   if (!mkdtemp(g_dir)) {
     fprintf(stderr, "cannot create a temporary directory\n");
@@ -584,6 +621,7 @@ int main(void) {
   test_critical_path_field(&f);
   test_resource_bound_field(&f);
   test_critical_path_latency_field(&f);
+  test_token_bias_field(&f);
   optimizer_free(&f.opt);
   checkpoint_meta_free(&f.meta);
   free_model(&f.model);

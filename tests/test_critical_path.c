@@ -218,11 +218,72 @@ static void test_exp_latencies(const Vocab *v) {
   free_batch(&b, g);
 }
 
+/* --granite_critical_path_token_bias: one more tensor, [vocab][tasks], zero
+ * at first (the same model as without it, same seed); an offset on one
+ * token and task scales exactly that token's exp latencies in that task;
+ * refused without the critical path. */
+static void test_token_offsets(const Vocab *v) {
+  Batch b;
+  BlockGraph g[NUM_BLOCKS];
+  int first_instr[NUM_BLOCKS + 1];
+  make_batch(&b, g, first_instr, v);
+  GraniteConfig c;
+  make_config(&c, v->size, true);
+  c.critical_path_latency = GRANITE_LATENCY_EXP;
+  GraniteModel ex, tok;
+  CHECK(granite_model_create(&ex, &c) == 0);
+  c.critical_path_token_bias = true;
+  CHECK(granite_model_create(&tok, &c) == 0);
+  int T = 2, B = b.num_blocks, I = b.num_instructions, rows, cols;
+  CHECK(tok.num_params == ex.num_params + (size_t)v->size * T);
+  granite_model_init_params(&ex, 5);
+  granite_model_init_params(&tok, 5);
+  const ParamTensor *off = granite_find_tensor(&tok, "critical_path/token_bias");
+  CHECK(off && off->rows == v->size && off->cols == T);
+  for (int i = 0; i < ex.num_tensors; i++) /* every other tensor as without the option */
+    CHECK_MSG(memcmp(ex.params + ex.tensors[i].offset, tok.params + tok.tensors[i].offset,
+                     sizeof(float) * ex.tensors[i].rows * ex.tensors[i].cols) == 0, "%s", ex.tensors[i].name);
+  for (int k = 0; off && k < off->rows * off->cols; k++) CHECK(tok.params[off->offset + k] == 0.0f);
+  float *out = malloc(sizeof(float) * B * T), *pred = malloc(sizeof(float) * B * T);
+  float *lat_ex = malloc(sizeof(float) * I * T);
+  granite_forward(&ex, &b, out, pred);
+  const float *lat = granite_activation(&ex, "critical_path/latency", &rows, &cols);
+  CHECK(lat && rows == I && cols == T);
+  if (lat) memcpy(lat_ex, lat, sizeof(float) * I * T);
+  int imul = vocab_find(v, "IMUL");
+  CHECK(imul >= 0 && off);
+  if (off && imul >= 0) tok.params[off->offset + (size_t)imul * T + 1] = logf(50.0f);
+  granite_forward(&tok, &b, out, pred);
+  lat = granite_activation(&tok, "critical_path/latency", &rows, &cols);
+  int imul_at = first_instr[1] + 1, scaled = 0; /* add rax, rbx; imul rax, rcx; ... */
+  for (int i = 0; lat && i < I; i++)
+    for (int t = 0; t < T; t++) {
+      bool is_imul = i == imul_at && t == 1;
+      float want = lat_ex[(size_t)i * T + t] * (is_imul ? 50.0f : 1.0f);
+      CHECK_NEAR(lat[(size_t)i * T + t], want, 1e-5, 1e-6);
+      scaled += is_imul;
+    }
+  CHECK(scaled == 1);
+
+  make_config(&c, v->size, false);
+  c.critical_path_token_bias = true;
+  GraniteModel bad;
+  CHECK(granite_model_create(&bad, &c) != 0);
+
+  free(out);
+  free(pred);
+  free(lat_ex);
+  granite_model_destroy(&ex);
+  granite_model_destroy(&tok);
+  free_batch(&b, g);
+}
+
 int main(void) {
   Vocab v = make_vocab();
   test_graphs(&v);
   test_bound(&v);
   test_exp_latencies(&v);
+  test_token_offsets(&v);
   vocab_free(&v);
   return test_summary("test_critical_path");
 }

@@ -188,7 +188,22 @@ static void test_validate(void) {
   CHECK(flags_validate(&f) == 0);
   GraniteConfig c;
   flags_to_config(&f, &c, 5);
-  CHECK(c.critical_path && c.critical_path_latency == GRANITE_LATENCY_EXP);
+  CHECK(c.critical_path && c.critical_path_latency == GRANITE_LATENCY_EXP && !c.critical_path_token_bias);
+  flags_free(&f);
+  /* token latency offsets likewise */
+  const char *args6[] = {"--granite_critical_path_token_bias", NULL};
+  CHECK(parse(&f, args6) == 0);
+  stderr_capture_begin(&cap);
+  CHECK(flags_validate(&f) == -1);
+  stderr_capture_end(&cap, msg, sizeof msg);
+  CHECK_MSG(strstr(msg, "--granite_critical_path_token_bias") && strstr(msg, "needs --granite_critical_path"), "%s",
+            msg);
+  flags_free(&f);
+  const char *args7[] = {"--granite_critical_path", "--granite_critical_path_token_bias", NULL};
+  CHECK(parse(&f, args7) == 0);
+  CHECK(flags_validate(&f) == 0);
+  flags_to_config(&f, &c, 5);
+  CHECK(c.critical_path && c.critical_path_token_bias && c.critical_path_latency == GRANITE_LATENCY_SOFTPLUS);
   flags_free(&f);
 }
 

@@ -126,6 +126,9 @@ static void check_config(const char *name, const GraniteConfig *cfg) {
      * some blocks' bound is C and others' a resource (both gradients tested) */
     if (strncmp(t->name, "resource_bound/", 15) == 0 && strstr(t->name, "/b"))
       for (int k = 0; k < t->rows; k++) m.params[t->offset + k] = (float)(2.0 * rng_uniform(&rng) - 2.5);
+    /* token latency offsets away from their zero start */
+    if (strcmp(t->name, "critical_path/token_bias") == 0)
+      for (int k = 0; k < t->rows * t->cols; k++) m.params[t->offset + k] = (float)(0.5 * rng_uniform(&rng) - 0.25);
   }
   int sizes[3] = {7, 4, 9}, T = cfg->num_tasks;
   Batch b;
@@ -362,6 +365,10 @@ int main(void) {
   c.num_tasks = 2;
   batch_critical_path = true;
   check_config("critical path, exp latencies", &c);
+  c.critical_path_token_bias = true;
+  check_config("critical path, exp latencies, token offsets", &c);
+  c.critical_path_latency = GRANITE_LATENCY_SOFTPLUS;
+  check_config("critical path, token offsets", &c);
   batch_critical_path = false;
 
   /* bad configurations give an error, not a crash */
@@ -383,6 +390,9 @@ int main(void) {
   CHECK(granite_model_create(&m, &c) == -1);
   base(&c);
   c.critical_path_latency = GRANITE_LATENCY_EXP; /* without the critical path */
+  CHECK(granite_model_create(&m, &c) == -1);
+  base(&c);
+  c.critical_path_token_bias = true; /* likewise */
   CHECK(granite_model_create(&m, &c) == -1);
 
   /* parameter count of the spec §4.8 default with V = 1000 ≈ 0.43 M (spec §4.7) */

@@ -20,7 +20,13 @@
  * Exp latencies: a 64-bit division needs l ≈ 70 output-scale units, most
  * instructions 0.3-1; softplus needs a pre-activation of 70 for it, which
  * Adam's steps of ~lr per parameter on a rare instruction never reach; exp
- * needs 4.25 (and -0.7 for 0.5). docs/accuracy.md, session 5. */
+ * needs 4.25 (and -0.7 for 0.5). docs/accuracy.md, session 5.
+ * Token offsets (--granite_critical_path_token_bias): z gets a learned
+ * offset per instruction token (mnemonic) and task. A division's latency is
+ * a property of its mnemonic; through the shared head a = the same vector
+ * for every instruction, the 1% of blocks that divide pull it against the
+ * 99% that do not, while an offset of its own moves at Adam's full step
+ * whenever a division is in the batch. */
 #include <math.h>
 #include <string.h>
 
@@ -72,9 +78,11 @@ void critical_path_forward(GraniteModel *model, const Batch *b, const float *h, 
   float s = c->output_scale;
   for (int i = 0; i < I; i++) {
     const float *hi = h + (size_t)b->instruction_nodes[i] * N;
+    const float *offset = c->critical_path_token_bias ? P + w->cp_tok + (size_t)b->node_tokens[b->instruction_nodes[i]] * T : NULL;
     for (int t = 0; t < T; t++) {
       const float *a = P + w->cp_w[t];
       float z = P[w->cp_b[t]];
+      if (offset) z += offset[t];
       for (int k = 0; k < N; k++) z += a[k] * hi[k];
       latency(c->critical_path_latency, z, &w->cp_lat[(size_t)i * T + t], &w->cp_dlat[(size_t)i * T + t]);
     }
@@ -123,6 +131,7 @@ void critical_path_backward_bound(GraniteModel *model, const Batch *b, const flo
           gi[q] += dz * a[q];
         }
         D[w->cp_b[t]] += dz;
+        if (c->critical_path_token_bias) D[w->cp_tok + (size_t)b->node_tokens[node] * T + t] += dz;
       }
     }
 }

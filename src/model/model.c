@@ -94,6 +94,10 @@ static int config_check(const GraniteConfig *c) {
              granite_latency_names[c->critical_path_latency]);
     return -1;
   }
+  if (c->critical_path_token_bias && !c->critical_path) {
+    gr_error("model config: token latency offsets are the critical-path read-out's; they need it on");
+    return -1;
+  }
   if (c->resource_bound < 0 || c->resource_bound > GRANITE_MAX_RESOURCES) {
     gr_error("model config: %d resources for the resource bound (must be 0..%d)", c->resource_bound,
              GRANITE_MAX_RESOURCES);
@@ -211,6 +215,7 @@ static void layout(Layout *L, ModelWork *w, const GraniteConfig *c) {
       w->cp_w[t] = add_tensor(L, N, 1, "critical_path/task_%d/w", t);
       w->cp_b[t] = add_tensor(L, 1, 1, "critical_path/task_%d/b", t);
     }
+  if (c->critical_path_token_bias) w->cp_tok = add_tensor(L, V, c->num_tasks, "critical_path/token_bias");
   if (c->resource_bound)
     for (int t = 0; t < c->num_tasks; t++) {
       w->rb_w[t] = add_tensor(L, N, c->resource_bound, "resource_bound/task_%d/w", t);
@@ -331,6 +336,8 @@ void granite_model_init_params(GraniteModel *m, uint64_t seed) {
        * either way: every other tensor keeps its values) */
       float b = m->cfg.critical_path_latency == GRANITE_LATENCY_EXP ? logf(logf(2.0f)) : 0.0f;
       for (size_t k = 0; k < count; k++) p[k] = b;
+    } else if (strcmp(t->name, "critical_path/token_bias") == 0) {
+      memset(p, 0, count * sizeof(float)); /* no offsets at first, no random numbers drawn */
     } else if (strncmp(t->name, "resource_bound/", 15) == 0 && ends_with(t->name, "/b")) {
       /* usages start small, softplus(-3) ≈ 0.05 output-scale units: a bound
        * far above the GNN's output at init would take its gradient (the

@@ -51,6 +51,9 @@ typedef struct {
   /* with critical_path: how a latency head's pre-activation z becomes a
    * latency (model/critical_path.c) */
   int critical_path_latency; /* GraniteLatency */
+  /* with critical_path: a learned latency offset per instruction token and
+   * task, added to the head's pre-activation (model/critical_path.c) */
+  bool critical_path_token_bias;
 } GraniteConfig;
 
 typedef enum {

@@ -40,6 +40,7 @@ typedef struct ModelWork {
   int ro_in_dim, ro_width, task_width; /* widths of X, the shared readout, a task's Y */
   int node_x_dim;                      /* columns of the node MLP's stored input */
   size_t cp_w[GRANITE_MAX_TASKS], cp_b[GRANITE_MAX_TASKS]; /* critical-path latency heads */
+  size_t cp_tok; /* [vocab][T] per-token latency offsets (critical_path_token_bias) */
   size_t rb_w[GRANITE_MAX_TASKS], rb_b[GRANITE_MAX_TASKS]; /* resource-usage heads [N x K], [K] */
 
   bool reference_path;

@@ -226,6 +226,11 @@ static const FlagSpec flag_table[] = {
      "model, with --granite_critical_path: each instruction's latency is softplus or exp of its linear head; exp "
      "reaches long latencies (division, ~70 output-scale units) with small weights (docs/accuracy.md)",
      granite_latency_names, NOLIM},
+    {"granite_critical_path_token_bias", FT_BOOL, OFF(critical_path_token_bias), "false", G_OURS,
+     "model, with --granite_critical_path: each instruction token (mnemonic) also gets a learned offset of its "
+     "latency's pre-activation per task, so a rare long-latency instruction (division) learns its own latency "
+     "(docs/accuracy.md)",
+     NULL, NOLIM},
     {"granite_output_scale", FT_STRING, OFF(output_scale), "1", G_OURS,
      "model: multiply the read-out by this to get labels' units; auto = the median training label "
      "(per instruction in seq2seq)", NULL, NOLIM},
@@ -704,6 +709,10 @@ int flags_validate(const GematriaFlags *f) {
              granite_latency_names[f->critical_path_latency]);
     return -1;
   }
+  if (f->critical_path_token_bias && !f->critical_path) {
+    gr_error("--granite_critical_path_token_bias needs --granite_critical_path (it offsets that read-out's latencies)");
+    return -1;
+  }
   int tasks = flags_num_tasks(f);
   if (tasks < 1) {
     gr_error("--gematria_throughput_source_filter: at least one filter is needed");
@@ -773,5 +782,6 @@ void flags_to_config(const GematriaFlags *f, GraniteConfig *c, int vocab_size) {
   c->critical_path = f->critical_path;
   c->resource_bound = f->resource_bound;
   c->critical_path_latency = f->critical_path_latency;
+  c->critical_path_token_bias = f->critical_path_token_bias;
   if (!flags_output_scale_auto(f) && output_scale_value(f) > 0) c->output_scale = (float)output_scale_value(f);
 }

@@ -135,6 +135,7 @@ typedef struct {
   bool critical_path;
   int resource_bound; /* K learned resources; 0 = off */
   int critical_path_latency; /* GraniteLatency */
+  bool critical_path_token_bias;
   char *output_scale; /* "auto" or a number > 0 */
 
   unsigned char was_set[FLAGS_MAX]; /* per table entry: given on the command line */

@@ -62,6 +62,7 @@ static const ConfigField CONFIG_FIELDS[] = {
     NEW_BOOL_FIELD(critical_path),
     NEW_INT_FIELD(resource_bound),
     NEW_ENUM_FIELD(critical_path_latency, granite_latency_names),
+    NEW_BOOL_FIELD(critical_path_token_bias),
 };
 #define NUM_CONFIG_FIELDS ((int)ARRAY_LEN(CONFIG_FIELDS))
 

@@ -54,6 +54,7 @@ static const ConfigField config_fields[] = {
     BOOL_FIELD("granite_critical_path", critical_path),
     INT_FIELD("granite_resource_bound", resource_bound),
     ENUM_FIELD("granite_critical_path_latency", critical_path_latency, granite_latency_names),
+    BOOL_FIELD("granite_critical_path_token_bias", critical_path_token_bias),
 };
 
 int check_config_against_flags(const GematriaFlags *f, const GraniteConfig *ckpt, bool only_explicit,

@@ -78,7 +78,8 @@ void critical_path_forward(GraniteModel *model, const Batch *b, const float *h, 
   float s = c->output_scale;
   for (int i = 0; i < I; i++) {
     const float *hi = h + (size_t)b->instruction_nodes[i] * N;
-    const float *offset = c->critical_path_token_bias ? P + w->cp_tok + (size_t)b->node_tokens[b->instruction_nodes[i]] * T : NULL;
+    const float *offset = /* this instruction token's offsets, one per task */
+        c->critical_path_token_bias ? P + w->cp_tok + (size_t)b->node_tokens[b->instruction_nodes[i]] * T : NULL;
     for (int t = 0; t < T; t++) {
       const float *a = P + w->cp_w[t];
       float z = P[w->cp_b[t]];
